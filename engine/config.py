@@ -1,0 +1,288 @@
+"""Frozen, hashable, validated configuration.
+
+Every setting that changes a result lives in one of these dataclasses. They
+hold only primitives (and tuples of primitives), so they hash and compare by
+value, and :meth:`digest` gives a stable hex string that is both the cache
+key in the store and the provenance stamp written into every export.
+
+The configuration is split along the lines of what each part invalidates:
+
+* :class:`FrameConfig` -- decoding rate and STFT settings. Changing it means
+  decoding and transforming the audio again.
+* :class:`SegmentConfig`, :class:`AggregateConfig`, :class:`SelectConfig` --
+  how frame-level features become section rows. Changing them only
+  re-aggregates stored frames (no decoding).
+* :class:`DecodeConfig` -- limits on input files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ParameterError
+
+__all__ = [
+    "FrameConfig",
+    "SegmentConfig",
+    "AggregateConfig",
+    "SelectConfig",
+    "DecodeConfig",
+    "AnalysisConfig",
+    "EmbedConfig",
+    "ClusterConfig",
+    "PRESETS",
+    "THESIS_FEATURES",
+    "preset",
+    "digest_of",
+]
+
+#: Bump when a code change alters stored results for an unchanged config.
+ENGINE_DATA_VERSION = 1
+
+#: The 17 features the thesis modelled with.
+THESIS_FEATURES: tuple[str, ...] = (
+    "amplitude_envelope",
+    "rmse",
+    "zero_crossing_rate",
+    "spectral_centroid",
+    *(f"mfcc{i}" for i in range(1, 14)),
+)
+
+
+def digest_of(obj: Any) -> str:
+    """Return a 16-hex-digit sha256 digest of a config dataclass (or nested ones).
+
+    Parameters
+    ----------
+    obj : dataclass instance
+        Any of this module's configs.
+
+    Returns
+    -------
+    str
+        Stable across processes and Python versions: it hashes canonical JSON.
+    """
+    payload = {"v": ENGINE_DATA_VERSION, "type": type(obj).__name__, "fields": dataclasses.asdict(obj)}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _Config:
+    """Mixin: digest and a plain-dict view."""
+
+    def digest(self) -> str:
+        """Stable digest of every field; see :func:`digest_of`."""
+        return digest_of(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ParameterError(message)
+
+
+@dataclass(frozen=True)
+class FrameConfig(_Config):
+    """Decoding rate and frame (STFT) settings for the classical features."""
+
+    sample_rate: int = 44_100  # Hz, the analysis rate every file is resampled to
+    n_fft: int = 2048  # samples per STFT frame (and per time-domain frame)
+    hop_length: int = 512  # samples between frame centres
+    n_mels: int = 128  # mel bands behind the MFCCs and onset strength
+    n_mfcc: int = 20  # MFCC coefficients kept (1..n_mfcc)
+    n_chroma: int = 12  # chroma bins
+    n_contrast_bands: int = 6  # spectral-contrast bands (+1 valley row)
+    contrast_fmin: float = 200.0  # Hz, lowest contrast band edge
+    rolloff_percent: float = 0.85  # energy fraction for spectral rolloff
+
+    def __post_init__(self) -> None:
+        _check(8_000 <= self.sample_rate <= 192_000, f"sample_rate must be in 8000..192000 Hz, got {self.sample_rate}")
+        _check(self.n_fft >= 64 and self.n_fft & (self.n_fft - 1) == 0, f"n_fft must be a power of two >= 64, got {self.n_fft}")
+        _check(0 < self.hop_length <= self.n_fft, f"hop_length must be in 1..n_fft, got {self.hop_length}")
+        _check(1 <= self.n_mfcc <= self.n_mels, f"n_mfcc must be in 1..n_mels, got {self.n_mfcc}")
+        _check(0.0 < self.rolloff_percent < 1.0, f"rolloff_percent must be in (0, 1), got {self.rolloff_percent}")
+
+
+@dataclass(frozen=True)
+class SegmentConfig(_Config):
+    """How a track is cut into sections and pieces.
+
+    ``mode="fixed"`` cuts sections of ``section_seconds`` from the start; the
+    remainder at the end becomes a last, *partial* section when it is at least
+    ``min_last_fraction`` of a section, and is dropped otherwise.
+    ``mode="thesis"`` reproduces the thesis: ``steps = ceil(duration) // 15 - 1``
+    contiguous equal sections of ``len(y) // steps`` samples.
+    """
+
+    section_seconds: float = 15.0  # 1..60 s
+    piece_seconds: float = 1.0  # pieces inside each section, for the CNNs
+    mode: str = "fixed"  # "fixed" | "thesis"
+    min_last_fraction: float = 0.5  # keep a last section at least this fraction long
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.section_seconds <= 60.0, f"section_seconds must be in 1..60, got {self.section_seconds}")
+        _check(
+            0.1 <= self.piece_seconds <= self.section_seconds,
+            f"piece_seconds must be in 0.1..section_seconds, got {self.piece_seconds}",
+        )
+        _check(self.mode in ("fixed", "thesis"), f"segment mode must be 'fixed' or 'thesis', got {self.mode!r}")
+        _check(0.0 < self.min_last_fraction <= 1.0, f"min_last_fraction must be in (0, 1], got {self.min_last_fraction}")
+
+
+@dataclass(frozen=True)
+class AggregateConfig(_Config):
+    """How the frames of one section become one row of features."""
+
+    statistic: str = "median"  # "median" (the thesis) | "mean"
+    with_std: bool = False  # add a <name>_std column per feature
+    zcr: str = "mean"  # "mean" rate, or "sum" over frames (the thesis)
+    features: tuple[str, ...] = ()  # columns to keep; () keeps every feature
+
+    def __post_init__(self) -> None:
+        _check(self.statistic in ("median", "mean"), f"statistic must be 'median' or 'mean', got {self.statistic!r}")
+        _check(self.zcr in ("mean", "sum"), f"zcr must be 'mean' or 'sum', got {self.zcr!r}")
+        _check(isinstance(self.features, tuple), "features must be a tuple of names")
+
+
+@dataclass(frozen=True)
+class SelectConfig(_Config):
+    """Which sections are representative of their track.
+
+    ``all`` keeps every section; ``energy`` keeps the loudest ``fraction`` of
+    each track by RMS; ``thesis`` applies the thesis's real rule (min-max RMS
+    and centroid within the song, ratio centroid/RMS ranked descending, keep
+    rank <= fraction x count).
+    """
+
+    rule: str = "all"  # "all" | "energy" | "thesis"
+    fraction: float = 0.6
+
+    def __post_init__(self) -> None:
+        _check(self.rule in ("all", "energy", "thesis"), f"rule must be 'all', 'energy' or 'thesis', got {self.rule!r}")
+        _check(0.0 < self.fraction <= 1.0, f"fraction must be in (0, 1], got {self.fraction}")
+
+
+@dataclass(frozen=True)
+class DecodeConfig(_Config):
+    """Limits on input files."""
+
+    max_file_bytes: int = 500 * 1024 * 1024  # refuse larger files
+    min_sample_rate: int = 8_000  # Hz
+    max_sample_rate: int = 192_000  # Hz
+    max_channels: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.max_file_bytes > 0, f"max_file_bytes must be positive, got {self.max_file_bytes}")
+        _check(0 < self.min_sample_rate <= self.max_sample_rate, "min_sample_rate must be <= max_sample_rate")
+        _check(self.max_channels >= 1, f"max_channels must be >= 1, got {self.max_channels}")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig(_Config):
+    """Everything that decides a section table."""
+
+    frames: FrameConfig = field(default_factory=FrameConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    aggregate: AggregateConfig = field(default_factory=AggregateConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def section_digest(self) -> str:
+        """Digest of what decides section rows from stored frames (not the decode limits)."""
+        return digest_of(_SectionKey(self.frames, self.segment, self.aggregate, self.select))
+
+
+@dataclass(frozen=True)
+class _SectionKey(_Config):
+    frames: FrameConfig
+    segment: SegmentConfig
+    aggregate: AggregateConfig
+    select: SelectConfig
+
+
+@dataclass(frozen=True)
+class EmbedConfig(_Config):
+    """CNN embeddings of pieces (see engine/embed.py)."""
+
+    model: str = "musicnn"  # "musicnn" (MSD) | "musicnn-mtt" | "msd-vgg" | "vggish" | "none"
+    sample_rate: int = 16_000  # Hz; both CNNs were trained at 16 kHz
+    batch_size: int = 32  # patches per forward pass
+    vggish_postprocess: bool = False  # PCA + 8-bit quantisation (values 0..255, as in the thesis)
+    weights_path: str = ""  # explicit weights file (VGGish); "" = search the usual places
+    allow_download: bool = False  # may VGGish weights be downloaded (hash-checked)?
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.model in ("musicnn", "musicnn-mtt", "msd-vgg", "vggish", "none"),
+            f"embedding model must be musicnn, musicnn-mtt, msd-vgg, vggish or none, got {self.model!r}",
+        )
+        _check(self.sample_rate == 16_000, f"the CNNs need 16000 Hz input, got {self.sample_rate}")
+        _check(1 <= self.batch_size <= 4096, f"batch_size must be in 1..4096, got {self.batch_size}")
+        _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class ClusterConfig(_Config):
+    """How a feature table is scaled, clustered and projected (see engine/cluster.py)."""
+
+    method: str = "kmeans"  # "kmeans" | "fcm" | "agglomerative" | "hdbscan"
+    k: int = 4  # clusters (ignored by hdbscan)
+    metric: str = "euclidean"  # "euclidean" | "cosine" | "manhattan" | "correlation"
+    scaler: str = "zscore"  # "zscore" | "minmax" | "robust" | "l2-column"
+    features: tuple[str, ...] = ()  # columns to use; () = the default modelling set
+    dedupe: bool = False  # drop identical rows after scaling (the thesis did)
+    seed: int = 42  # feeds every random step
+    n_init: int = 10  # K-Means restarts
+    fcm_m: float = 2.0  # fuzzy c-means fuzziness
+    fcm_margin: float = 0.1  # boundary: top-two memberships closer than this
+    linkage: str = "average"  # agglomerative linkage: "ward" | "average" | "complete" | "single"
+    min_cluster_size: int = 5  # hdbscan
+
+    def __post_init__(self) -> None:
+        _check(self.method in ("kmeans", "fcm", "agglomerative", "hdbscan"), f"unknown clustering method {self.method!r}")
+        _check(2 <= self.k <= 100, f"k must be in 2..100, got {self.k}")
+        _check(self.metric in ("euclidean", "cosine", "manhattan", "correlation"), f"unknown metric {self.metric!r}")
+        _check(self.scaler in ("zscore", "minmax", "robust", "l2-column"), f"unknown scaler {self.scaler!r}")
+        _check(isinstance(self.features, tuple), "features must be a tuple of names")
+        _check(self.n_init >= 1, f"n_init must be >= 1, got {self.n_init}")
+        _check(self.fcm_m > 1.0, f"fcm_m must be > 1, got {self.fcm_m}")
+        _check(0.0 <= self.fcm_margin < 1.0, f"fcm_margin must be in [0, 1), got {self.fcm_margin}")
+        _check(self.linkage in ("ward", "average", "complete", "single"), f"unknown linkage {self.linkage!r}")
+        _check(self.min_cluster_size >= 2, f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
+
+
+def _thesis() -> AnalysisConfig:
+    return AnalysisConfig(
+        segment=SegmentConfig(mode="thesis"),
+        aggregate=AggregateConfig(statistic="median", zcr="sum", features=THESIS_FEATURES),
+        select=SelectConfig(rule="thesis", fraction=0.6),
+    )
+
+
+#: Named presets for the CLI and the app.
+PRESETS = {"default": AnalysisConfig, "thesis": _thesis}
+
+
+def preset(name: str) -> AnalysisConfig:
+    """Return the named preset's :class:`AnalysisConfig`.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not in :data:`PRESETS`.
+    """
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ParameterError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
