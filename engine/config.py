@@ -216,9 +216,11 @@ class EmbedConfig(_Config):
 
     model: str = "musicnn"  # "musicnn" (MSD) | "musicnn-mtt" | "msd-vgg" | "vggish" | "none"
     sample_rate: int = 16_000  # Hz; both CNNs were trained at 16 kHz
-    batch_size: int = 32  # patches per forward pass
+    batch_size: int = 0  # pieces per forward pass; 0 = auto (CPU: 4 musicnn, 16 VGGish; CUDA: 64; see bench/embed.py)
+    layer: str = "penultimate"  # "penultimate" (layer before the classifier) | "mean_pool" | "max_pool" (musicnn only, 753-d)
     vggish_postprocess: bool = False  # PCA + 8-bit quantisation (values 0..255, as in the thesis)
     weights_path: str = ""  # explicit weights file (VGGish); "" = search the usual places
+    vggish_pca_path: str = ""  # explicit PCA parameters file (VGGish postprocessor); "" = search
     allow_download: bool = False  # may VGGish weights be downloaded (hash-checked)?
     device: str = "auto"  # "auto" | "cpu" | "cuda"
 
@@ -228,8 +230,13 @@ class EmbedConfig(_Config):
             f"embedding model must be musicnn, musicnn-mtt, msd-vgg, vggish or none, got {self.model!r}",
         )
         _check(self.sample_rate == 16_000, f"the CNNs need 16000 Hz input, got {self.sample_rate}")
-        _check(1 <= self.batch_size <= 4096, f"batch_size must be in 1..4096, got {self.batch_size}")
+        _check(0 <= self.batch_size <= 4096, f"batch_size must be in 0..4096 (0 = auto), got {self.batch_size}")
         _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
+        _check(self.layer in ("penultimate", "mean_pool", "max_pool"), f"unknown embedding layer {self.layer!r}")
+        _check(
+            self.layer == "penultimate" or self.model in ("musicnn", "musicnn-mtt"),
+            f"layer {self.layer!r} exists only in the musicnn models, not in {self.model!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -248,6 +255,8 @@ class ClusterConfig(_Config):
     fcm_margin: float = 0.1  # boundary: top-two memberships closer than this
     linkage: str = "average"  # agglomerative linkage: "ward" | "average" | "complete" | "single"
     min_cluster_size: int = 5  # hdbscan
+    fit_sample: int = 0  # K-Means/fcm: fit on this many seeded rows, then assign all; 0 = fit on all rows
+    silhouette_sample: int = 2000  # rows sampled (seeded) for the silhouette; exact at or below this count
 
     def __post_init__(self) -> None:
         _check(self.method in ("kmeans", "fcm", "agglomerative", "hdbscan"), f"unknown clustering method {self.method!r}")
@@ -260,6 +269,8 @@ class ClusterConfig(_Config):
         _check(0.0 <= self.fcm_margin < 1.0, f"fcm_margin must be in [0, 1), got {self.fcm_margin}")
         _check(self.linkage in ("ward", "average", "complete", "single"), f"unknown linkage {self.linkage!r}")
         _check(self.min_cluster_size >= 2, f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
+        _check(self.fit_sample == 0 or self.fit_sample >= 100, f"fit_sample must be 0 (all rows) or >= 100, got {self.fit_sample}")
+        _check(self.silhouette_sample >= 100, f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
 
 
 def _thesis() -> AnalysisConfig:

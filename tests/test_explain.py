@@ -1,0 +1,107 @@
+"""SHAP explanations of a clustering through a surrogate forest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.cluster import cluster, cluster_preset
+from engine.config import ClusterConfig
+from engine.errors import ParameterError
+from engine.explain import explain
+from engine.table import load_table, table_from_frame
+
+
+def _one_informative_feature(rng, n=300):
+    """Clusters differ only in feature ``signal``; the others are noise."""
+    which = rng.integers(0, 3, size=n)
+    frame = pd.DataFrame(
+        {
+            "noise_a": rng.normal(size=n),
+            "signal": which * 6.0 + rng.normal(scale=0.3, size=n),
+            "noise_b": rng.normal(size=n),
+            "noise_c": rng.normal(size=n),
+        }
+    )
+    frame.insert(0, "part", np.arange(n) % 10)
+    frame.insert(0, "filename", [f"t{i // 10}.wav" for i in range(n)])
+    return table_from_frame(frame), which
+
+
+@pytest.fixture(scope="module")
+def informative():
+    table, which = _one_informative_feature(np.random.default_rng(5))
+    # cluster on the signal only, explain with every feature present in the data
+    result = cluster(table, config=ClusterConfig(k=3, features=("noise_a", "signal", "noise_b", "noise_c"), scaler="minmax"))
+    return result, which
+
+
+def test_surrogate_is_faithful_and_finds_the_signal(informative):
+    result, _ = informative
+    ex = explain(result, n_estimators=50)
+    assert ex.fidelity > 0.9
+    assert ex.baseline < 0.5
+    assert ex.ranking()[0][0] == "signal"
+    for c in ex.clusters:
+        assert ex.ranking(c)[0][0] == "signal"
+    assert ex.shap_values.shape == (300, 4, 3)
+    assert ex.importance.shape == (3, 4)
+    frame = ex.importance_frame()
+    assert list(frame.index) == ["0", "1", "2", "all"]
+
+
+def test_shap_values_add_up_to_the_forest_probability(informative):
+    result, _ = informative
+    ex = explain(result, n_estimators=30)
+    total = ex.base_values[None, :] + ex.shap_values.sum(axis=1)
+    np.testing.assert_allclose(total, ex.predicted, atol=1e-6)
+    one = ex.section(int(ex.rows[7]))
+    assert one.cluster == int(ex.labels[7])
+    assert one.base_value + sum(one.values) == pytest.approx(one.predicted, abs=1e-6)
+    assert one.names == ex.names and len(one.data) == 4
+    values, data = ex.beeswarm(1)
+    assert values.shape == data.shape == (300, 4)
+
+
+def test_cap_subsamples_and_is_reproducible(informative):
+    result, _ = informative
+    a = explain(result, max_rows=100, n_estimators=20)
+    b = explain(result, max_rows=100, n_estimators=20)
+    assert a.n_used == 100 and a.cap == 100
+    assert len(np.unique(a.rows)) == 100 and np.all(np.diff(a.rows) > 0)
+    assert set(np.unique(a.labels)) == {0, 1, 2}  # stratified
+    np.testing.assert_array_equal(a.shap_values, b.shap_values)
+    assert a.fidelity == b.fidelity
+    missing = int(np.setdiff1d(np.arange(300), a.rows)[0])
+    with pytest.raises(ParameterError, match="was not explained"):
+        a.section(missing)
+    with pytest.raises(ParameterError, match="max_rows"):
+        explain(result, max_rows=10)
+
+
+def test_note_explains_the_scaler_dependence(data_dir):
+    table = load_table(data_dir / "out_dataset_1.csv")
+    thesis = cluster(table, config=cluster_preset("thesis"))
+    zscore = cluster(table, config=cluster_preset("thesis").replace(scaler="zscore"))
+    ex_l2 = explain(thesis, n_estimators=40)
+    ex_z = explain(zscore, n_estimators=40)
+    assert "l2-column" in ex_l2.note and "artefact" in ex_l2.note
+    assert "artefact" not in ex_z.note and "zscore" in ex_z.note
+    assert f"{ex_l2.fidelity:.2f}" in ex_l2.note
+
+    def share(ex, names=("mfcc7", "mfcc9", "mfcc11")):
+        g = ex.global_importance / ex.global_importance.sum()
+        return sum(g[ex.names.index(n)] for n in names)
+
+    # Under l2-column the near-zero-mean MFCCs carry far more of the importance.
+    assert {n for n, _ in ex_l2.ranking()[:3]} == {"mfcc7", "mfcc9", "mfcc11"}
+    assert share(ex_l2) > share(ex_z) + 0.1
+
+
+def test_explain_needs_two_clusters(informative):
+    result, _ = informative
+    with pytest.raises(ParameterError, match="ClusterResult"):
+        explain(result.data)
+    with pytest.raises(ParameterError, match="test_fraction"):
+        explain(result, test_fraction=0.9)
