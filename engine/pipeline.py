@@ -1,0 +1,422 @@
+"""Analyse a batch of files into a store: hash, dedupe, decode, describe, aggregate.
+
+The flow per file is ``hash -> (store has frames? skip : decode -> frame
+features -> store) -> sections from frames``. One bad file becomes a
+:class:`~engine.records.FileError` and never stops the others; every track
+that finished is in the store even if the batch is interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from .config import AggregateConfig, AnalysisConfig, EmbedConfig
+from .decode import decode_file, file_digest, is_audio_name
+from .errors import DecodeError, EngineError, ParameterError, StoreError
+from .features import aggregate, frame_features
+from .records import BatchResult, FileError, FrameTable, PieceTable, SectionTable, Track
+from .segment import min_track_seconds, segment
+from .select import select_sections
+from .store import Store, pieces_key
+
+__all__ = [
+    "InputFile",
+    "Progress",
+    "collect_inputs",
+    "analyze",
+    "sections_from_frames",
+    "embed_library",
+    "DEMO_DIR",
+]
+
+#: The bundled demo library.
+DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to analyse and the name to show for it."""
+
+    path: str  # where to read it
+    name: str  # display name: the relative path the user gave
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One finished file, reported to a progress callback."""
+
+    done: int  # files finished so far (this one included)
+    total: int  # files in the batch
+    name: str  # display name of this file
+    status: str  # "analysed" | "cached" | "duplicate" | "error"
+    audio_s: float  # seconds of audio in this file (0 on error)
+    file_wall_s: float  # seconds spent on this file
+    elapsed_s: float  # seconds since the batch started
+    detail: str = ""  # the error sentence, when status == "error"
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of audio per second of work on this file (inf for cached files)."""
+        return self.audio_s / self.file_wall_s if self.file_wall_s > 0 else float("inf")
+
+
+def collect_inputs(sources: Sequence[str | os.PathLike]) -> tuple[list[InputFile], list[str]]:
+    """Expand folders and files into :class:`InputFile` items.
+
+    A folder contributes every file below it whose name ends in an audio
+    suffix, named by its path relative to that folder; a file given
+    explicitly is always tried, whatever its name.
+
+    Parameters
+    ----------
+    sources : sequence of path-like
+        Folders and files.
+
+    Returns
+    -------
+    inputs : list of InputFile
+        In a stable (sorted) order.
+    skipped : list of str
+        Files inside folders that were not tried (not audio by name).
+
+    Raises
+    ------
+    ParameterError
+        If a source does not exist.
+    """
+    inputs: list[InputFile] = []
+    skipped: list[str] = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or f.name.startswith("."):
+                    continue
+                rel = f.relative_to(p).as_posix()
+                (inputs.append(InputFile(str(f.resolve()), rel)) if is_audio_name(f.name) else skipped.append(rel))
+        elif p.exists():
+            inputs.append(InputFile(str(p.resolve()), p.name))
+        else:
+            raise ParameterError(f"no such file or folder: {src}")
+    return inputs, skipped
+
+
+def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfig) -> SectionTable:
+    """Cut one track's stored frames into sections and aggregate them.
+
+    Parameters
+    ----------
+    frames : FrameTable
+        The track's frame-level features.
+    name : str
+        Display name written into the rows.
+    config : AnalysisConfig
+        Segment, aggregate and selection settings.
+
+    Returns
+    -------
+    SectionTable
+        One row per section (possibly none for a track shorter than a section).
+    """
+    seg = segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id)
+    values, names = aggregate(frames, seg.start_s, seg.end_s, config=config.aggregate)
+    # the selection rules read RMS and centroid, aggregated the same way even when not kept as columns
+    basis, _ = aggregate(
+        frames,
+        seg.start_s,
+        seg.end_s,
+        config=AggregateConfig(statistic=config.aggregate.statistic, features=("rmse", "spectral_centroid")),
+    )
+    selected = select_sections(basis[:, 0], basis[:, 1], config=config.select) if seg.n_sections else np.zeros(0, bool)
+    meta = pd.DataFrame(
+        {
+            "track_id": np.full(seg.n_sections, frames.track_id, dtype=object),
+            "name": np.full(seg.n_sections, name, dtype=object),
+            "section": seg.section,
+            "start_s": seg.start_s,
+            "end_s": seg.end_s,
+            "partial": seg.partial,
+            "selected": selected,
+        }
+    )
+    return SectionTable(meta=meta, values=np.asarray(values, np.float64), names=tuple(names), config_digest=config.section_digest())
+
+
+def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store_root: str):
+    """Decode and describe one file into the store. Runs in a worker process or inline.
+
+    BLAS runs on one thread here, always: parallelism is across files, and
+    results must not depend on ``jobs`` (threaded BLAS sums in another order).
+
+    Returns the Track, or a FileError.
+    """
+    with threadpool_limits(1):
+        return _analyse_one_unlimited(path, name, track_id, config, store_root)
+
+
+def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store_root: str):
+    try:
+        audio = decode_file(
+            path,
+            sample_rate=config.frames.sample_rate,
+            config=config.decode,
+            name=name,
+            min_seconds=min_track_seconds(config.segment),
+            track_id=track_id,
+        )
+        frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
+        store = Store(store_root)
+        store.put_frames(frames, config=config.frames)
+        store.put_track(audio.track)
+        return audio.track
+    except DecodeError as exc:
+        return FileError(exc.name, exc.reason, exc.detail)
+    except EngineError as exc:
+        return FileError(name, "error", str(exc))
+    except MemoryError:
+        return FileError(name, "error", "ran out of memory while analysing this file")
+
+
+def analyze(
+    inputs: Iterable[InputFile | str | os.PathLike],
+    *,
+    store: Store,
+    config: AnalysisConfig = AnalysisConfig(),
+    jobs: int = 1,
+    progress: Callable[[Progress], None] | None = None,
+) -> BatchResult:
+    """Analyse files into ``store`` and return the library's section table.
+
+    Parameters
+    ----------
+    inputs : iterable of InputFile or path-like
+        Files to analyse (see :func:`collect_inputs` for folders).
+    store : Store
+        Where results are kept; tracks already there under the same frame
+        settings are not decoded again.
+    config : AnalysisConfig
+        Every setting.
+    jobs : int
+        Worker processes (1 = inline). Each worker uses one BLAS thread.
+    progress : callable, optional
+        Called with a :class:`Progress` after each file.
+
+    Returns
+    -------
+    BatchResult
+        Distinct tracks read, per-file errors, duplicates, the section table
+        of the tracks read (None when none could be read), seconds of audio
+        and wall time.
+
+    Raises
+    ------
+    ParameterError
+        If ``jobs`` < 1.
+    """
+    if jobs < 1:
+        raise ParameterError(f"jobs must be >= 1, got {jobs}")
+    items = [i if isinstance(i, InputFile) else InputFile(str(Path(i).resolve()), Path(i).name) for i in inputs]
+    t0 = time.perf_counter()
+    total = len(items)
+    done = 0
+    errors: list[FileError] = []
+    duplicates: list[tuple[str, str]] = []
+    first_name: dict[str, str] = {}
+    todo: list[tuple[InputFile, str]] = []
+    cached: list[str] = []
+    tracks: dict[str, Track] = {}
+    frame_digest = config.frames.digest()
+
+    def report(name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(Progress(done, total, name, status, audio_s, file_wall, time.perf_counter() - t0, detail))
+
+    for item in items:
+        t_file = time.perf_counter()
+        try:
+            tid = file_digest(item.path)
+        except DecodeError as exc:
+            errors.append(FileError(item.name, exc.reason, exc.detail))
+            report(item.name, "error", 0.0, time.perf_counter() - t_file, exc.detail)
+            continue
+        if tid in first_name:
+            duplicates.append((item.name, first_name[tid]))
+            report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {first_name[tid]}")
+            continue
+        first_name[tid] = item.name
+        stored = store.track(tid)
+        if stored is not None and store.has_frames(tid, frame_digest):
+            store.put_track(stored, names=[item.name])  # remember this name too
+            tracks[tid] = stored
+            cached.append(tid)
+            report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
+        else:
+            todo.append((item, tid))
+
+    def settle(item: InputFile, tid: str, result, file_wall: float) -> None:
+        if isinstance(result, FileError):
+            errors.append(result)
+            report(item.name, "error", 0.0, file_wall, result.detail)
+        else:
+            tracks[tid] = result
+            report(item.name, "analysed", result.duration_s, file_wall)
+
+    if jobs == 1 or len(todo) <= 1:
+        for item, tid in todo:
+            t_file = time.perf_counter()
+            settle(item, tid, _analyse_one(item.path, item.name, tid, config, str(store.root)), time.perf_counter() - t_file)
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            started = time.perf_counter()
+            futures = {
+                pool.submit(_analyse_one, item.path, item.name, tid, config, str(store.root)): (item, tid)
+                for item, tid in todo
+            }
+            for fut in as_completed(futures):
+                item, tid = futures[fut]
+                try:
+                    result = fut.result()
+                except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
+                    result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
+                settle(item, tid, result, time.perf_counter() - started)
+
+    ok_ids = [tid for tid in first_name if tid in tracks]
+    sections = None
+    if ok_ids:
+        try:
+            sections = store.load_sections(config, track_ids=ok_ids)
+        except StoreError:
+            sections = None  # every track read is shorter than one section at these settings
+        with_rows = set(sections.meta["track_id"]) if sections is not None else set()
+        for tid in ok_ids:
+            if tid not in with_rows:  # a cached track may be too short for a longer section length
+                errors.append(FileError(first_name[tid], "too-short", "shorter than one section at these settings"))
+        if sections is not None:  # show this batch's names, even for tracks first stored under another
+            sections.meta["name"] = sections.meta["track_id"].map(first_name)
+        ok_ids = [tid for tid in ok_ids if tid in with_rows]
+    store.record_analysis(config)
+    ok = tuple(tracks[t] for t in ok_ids)
+    return BatchResult(
+        tracks=ok,
+        errors=tuple(errors),
+        duplicates=tuple(duplicates),
+        sections=sections,
+        seconds_of_audio=float(sum(t.duration_s for t in ok)),
+        wall_s=time.perf_counter() - t0,
+        from_store=tuple(cached),
+    )
+
+
+
+def embed_library(
+    store: Store,
+    track_ids: Sequence[str],
+    *,
+    analysis: AnalysisConfig,
+    config: EmbedConfig = EmbedConfig(),
+    progress: Callable[[Progress], None] | None = None,
+) -> PieceTable:
+    """CNN embeddings of every piece of the given tracks, cached in the store.
+
+    Embeddings are stored per track under ``(track_id, EmbedConfig digest,
+    weights sha256)``, independent of the section length; each piece is then
+    given the section of ``analysis`` that contains its centre (``-1`` when
+    none does), so the same stored vectors serve any section length.
+
+    Parameters
+    ----------
+    store : Store
+        Holds the tracks (their file paths are read for tracks not yet embedded).
+    track_ids : sequence of str
+        Tracks to embed, in the order wanted.
+    analysis : AnalysisConfig
+        Decides the sections the pieces are assigned to.
+    config : EmbedConfig
+        Model, layer, device and the VGGish weights policy.
+    progress : callable, optional
+        Called with a :class:`Progress` after each track; a track whose audio
+        cannot be read is reported with status ``"error"`` and left out.
+
+    Returns
+    -------
+    PieceTable
+        Possibly empty (zero rows) when no track could be embedded.
+
+    Raises
+    ------
+    ParameterError
+        For ``model="none"``.
+    ModelError
+        When the model's weights are missing (never runs random weights).
+    """
+    from .embed import embed, load_model
+
+    if config.model == "none":
+        raise ParameterError("embedding model 'none' computes no embeddings")
+    net = load_model(config)  # fails early, naming where it looked, when weights are missing
+    key = pieces_key(config.digest(), net.weights_sha256)
+    t0 = time.perf_counter()
+    metas, values, tags = [], [], []
+    tag_names: tuple[str, ...] = tuple(net.tag_names)
+    for i, tid in enumerate(track_ids, start=1):
+        t_file = time.perf_counter()
+        track = store.track(tid)
+        name = track.name if track else tid[:12]
+        status = "cached"
+        try:
+            if track is None:
+                raise DecodeError(name, "missing", "this track is not in the store")
+            if not store.has_pieces(tid, key):
+                status = "analysed"
+                audio = decode_file(track.path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=tid)
+                store.put_pieces(embed(audio.y, sample_rate=audio.sample_rate, config=config, track_id=tid), key=key, config=config)
+            got = store.get_pieces(tid, key)
+        except (DecodeError, EngineError) as exc:
+            detail = exc.detail if isinstance(exc, DecodeError) else str(exc)
+            if progress is not None:
+                progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
+            continue
+        n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
+        seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=tid)
+        centre = (got["start_s"] + got["end_s"]) / 2.0
+        section = np.full(centre.shape[0], -1, dtype=np.int64)
+        for s_id, a, b in zip(seg.section, seg.start_s, seg.end_s):
+            section[(centre >= a) & (centre < b)] = s_id
+        metas.append(
+            pd.DataFrame(
+                {
+                    "track_id": tid,
+                    "name": name,
+                    "section": section,
+                    "piece": np.arange(centre.shape[0], dtype=np.int64),
+                    "start_s": got["start_s"],
+                    "end_s": got["end_s"],
+                }
+            )
+        )
+        values.append(got["embeddings"])
+        if got["tags"] is not None:
+            tags.append(got["tags"])
+        if progress is not None:
+            progress(Progress(i, len(track_ids), name, status, track.duration_s, time.perf_counter() - t_file, time.perf_counter() - t0))
+    dim = values[0].shape[1] if values else 0
+    return PieceTable(
+        meta=pd.concat(metas, ignore_index=True) if metas else pd.DataFrame(columns=["track_id", "name", "section", "piece", "start_s", "end_s"]),
+        values=np.vstack(values) if values else np.zeros((0, dim), np.float32),
+        tags=np.vstack(tags) if tags and len(tags) == len(values) else None,
+        tag_names=tag_names if tags else (),
+        model=config.model,
+        weights=f"{Path(net.weights_file).name} sha256:{net.weights_sha256}",
+        config_digest=config.digest(),
+    )

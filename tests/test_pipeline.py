@@ -1,0 +1,186 @@
+"""The batch pipeline and the store: caching, re-cutting without decoding, duplicates, bad files, resuming."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import engine.pipeline as pipeline
+from engine.config import AnalysisConfig, FrameConfig, SegmentConfig, preset
+from engine.decode import decode_file
+from engine.features import section_features
+from engine.pipeline import InputFile, analyze, collect_inputs, sections_from_frames
+from engine.store import Store
+
+SHORT = ("tt1.ogg", "tt2.ogg", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
+
+
+@pytest.fixture(scope="module")
+def short_dir(tmp_path_factory, demo_dir):
+    d = tmp_path_factory.mktemp("short")
+    for name in SHORT:
+        shutil.copy(demo_dir / name, d / name)
+    return d
+
+
+@pytest.fixture(scope="module")
+def analysed(short_dir, tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("store"))
+    inputs, _ = collect_inputs([short_dir])
+    result = analyze(inputs, store=store, config=AnalysisConfig())
+    return store, result
+
+
+def _no_decode(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("decode_file was called although the store holds the frames")
+
+    monkeypatch.setattr(pipeline, "decode_file", boom)
+
+
+def test_first_analysis_describes_every_section(analysed):
+    store, result = analysed
+    assert not result.errors and not result.duplicates
+    assert len(result.tracks) == 3 and result.from_store == ()
+    table = result.sections
+    # 60 s -> 4 sections; 61.46 s -> 4 (a 1.46-s remainder is under half a section)
+    counts = table.meta.groupby("name").size().to_dict()
+    assert counts == {"tt1.ogg": 4, "tt2.ogg": 4, "Kevin_MacLeod_-_Vibe_Ace.hq.ogg": 4}
+    assert np.isfinite(table.values).all()
+    assert {"rmse", "spectral_centroid", "mfcc1", "zero_crossing_rate"} <= set(table.names)
+    assert table.config_digest == AnalysisConfig().section_digest()
+    assert result.seconds_of_audio == pytest.approx(60 + 60 + 61.46, abs=0.1)
+
+
+def test_rerun_decodes_nothing(analysed, short_dir, monkeypatch):
+    store, first = analysed
+    _no_decode(monkeypatch)
+    inputs, _ = collect_inputs([short_dir])
+    again = analyze(inputs, store=store, config=AnalysisConfig())
+    assert set(again.from_store) == {t.track_id for t in first.tracks}
+    assert np.array_equal(again.sections.values, first.sections.values)
+
+
+def test_new_section_length_recuts_stored_frames_without_decoding(analysed, short_dir, monkeypatch):
+    store, _ = analysed
+    _no_decode(monkeypatch)
+    config = AnalysisConfig(segment=SegmentConfig(section_seconds=10))
+    inputs, _ = collect_inputs([short_dir])
+    result = analyze(inputs, store=store, config=config)
+    assert result.sections.meta.groupby("name").size().to_dict()["tt1.ogg"] == 6
+    assert result.sections.config_digest == config.section_digest()
+
+
+def test_new_frame_settings_decode_again(analysed, short_dir):
+    store, _ = analysed
+    config = AnalysisConfig(frames=FrameConfig(hop_length=1024))
+    result = analyze([InputFile(str(short_dir / "tt1.ogg"), "tt1.ogg")], store=store, config=config)
+    assert result.from_store == ()
+    assert len(store.frame_track_ids(config.frames.digest())) == 1
+
+
+@pytest.mark.parametrize("seconds", [15.0, 10.0, 7.0])
+def test_stored_frames_aggregate_like_the_direct_path(analysed, demo_dir, seconds):
+    store, result = analysed
+    config = AnalysisConfig(segment=SegmentConfig(section_seconds=seconds))
+    track = next(t for t in result.tracks if t.name == "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
+    frames = store.get_frames(track.track_id, config.frames.digest())
+    via_store = sections_from_frames(frames, track.name, config=config)
+    audio = decode_file(demo_dir / track.name)
+    direct, names = section_features(
+        audio.y,
+        via_store.meta.start_s.to_numpy(),
+        via_store.meta.end_s.to_numpy(),
+        sample_rate=audio.sample_rate,
+        frame_config=config.frames,
+        aggregate_config=config.aggregate,
+    )
+    assert names == via_store.names
+    scale = np.abs(direct).max(axis=0) + 1e-12
+    assert np.all(np.abs(via_store.values - direct) <= 1e-6 * scale)
+
+
+def test_duplicates_and_broken_files_are_reported_and_the_rest_analysed(tmp_path, demo_dir):
+    lib = tmp_path / "crate"
+    (lib / "sub").mkdir(parents=True)
+    shutil.copy(demo_dir / "tt3.ogg", lib / "tt3.ogg")
+    shutil.copy(demo_dir / "tt3.ogg", lib / "sub" / "tt3 copy.ogg")
+    (lib / "notes.wav").write_text("not audio at all\n" * 50)
+    sr = 22_050
+    t = np.arange(sr * 20) / sr
+    sf.write(lib / "full.wav", 0.3 * np.sin(2 * np.pi * 220 * t), sr, subtype="PCM_16")
+    data = (lib / "full.wav").read_bytes()
+    (lib / "full.wav").unlink()
+    (lib / "truncated.wav").write_bytes(data[: len(data) // 3])
+    sf.write(lib / "silent.wav", np.zeros(sr * 20), sr, subtype="PCM_16")
+    sf.write(lib / "half-second.wav", 0.3 * np.sin(2 * np.pi * 220 * t[: sr // 2]), sr)
+    (lib / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+
+    inputs, skipped = collect_inputs([lib])
+    assert skipped == ["cover.jpg"]
+    seen = []
+    result = analyze(inputs, store=Store(tmp_path / "store"), progress=seen.append)
+    reasons = {e.name: e.reason for e in result.errors}
+    assert reasons == {
+        "notes.wav": "not-audio",
+        "truncated.wav": "truncated",
+        "silent.wav": "silent",
+        "half-second.wav": "too-short",
+    }
+    # inputs are sorted by path, so the copy in sub/ is met first and keeps the name
+    assert [t.name for t in result.tracks] == ["sub/tt3 copy.ogg"]
+    assert result.duplicates == (("tt3.ogg", "sub/tt3 copy.ogg"),)
+    assert len(result.sections) == 4
+    assert [p.done for p in seen] == list(range(1, len(inputs) + 1))
+    assert {p.status for p in seen} == {"analysed", "error", "duplicate"}
+
+
+def test_interrupted_batch_keeps_finished_tracks_and_resumes(tmp_path, short_dir, monkeypatch):
+    store = Store(tmp_path / "store")
+    inputs, _ = collect_inputs([short_dir])
+
+    def stop_after_first(p):
+        if p.status == "analysed":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze(inputs, store=store, progress=stop_after_first)
+    digest = AnalysisConfig().frames.digest()
+    assert len(store.frame_track_ids(digest)) == 1
+    assert not list(store.root.rglob(".tmp-*"))  # no half-written files
+    result = analyze(inputs, store=store)
+    assert len(result.from_store) == 1 and len(result.tracks) == 3
+
+
+def test_parallel_jobs_give_the_same_table(tmp_path, short_dir, analysed):
+    _, serial = analysed
+    inputs, _ = collect_inputs([short_dir])
+    parallel = analyze(inputs, store=Store(tmp_path / "p"), jobs=2)
+    order = lambda t: t.to_frame().sort_values(["name", "section"]).reset_index(drop=True)  # noqa: E731
+    a, b = order(serial.sections), order(parallel.sections)
+    assert a.drop(columns=list(serial.sections.names)).equals(b.drop(columns=list(serial.sections.names)))
+    assert np.array_equal(a[list(serial.sections.names)].to_numpy(), b[list(serial.sections.names)].to_numpy())
+
+
+def test_thesis_preset_uses_the_thesis_cut_and_features(tmp_path, short_dir):
+    config = preset("thesis")
+    result = analyze([InputFile(str(short_dir / "tt1.ogg"), "tt1.ogg")], store=Store(tmp_path / "s"), config=config)
+    table = result.sections
+    assert table.names == config.aggregate.features
+    assert len(table) == 60 // 15 - 1  # ceil(60) // 15 - 1 = 3 sections of 20 s
+    assert np.allclose(table.meta.end_s - table.meta.start_s, 20.0)
+    assert table.meta.selected.sum() <= int(0.6 * 3) + 1
+
+
+def test_store_info_and_reload(analysed):
+    store, result = analysed
+    info = store.info()
+    assert info["tracks"] >= 3
+    assert info["frames"][AnalysisConfig().frames.digest()] >= 3
+    reopened = Store(store.root)
+    assert reopened.last_config() is not None
+    table = reopened.load_sections(AnalysisConfig(), track_ids=[t.track_id for t in result.tracks])
+    assert len(table) == len(result.sections)
