@@ -216,7 +216,7 @@ class EmbedConfig(_Config):
 
     model: str = "musicnn"  # "musicnn" (MSD) | "musicnn-mtt" | "msd-vgg" | "vggish" | "none"
     sample_rate: int = 16_000  # Hz; both CNNs were trained at 16 kHz
-    batch_size: int = 0  # pieces per forward pass; 0 = auto (CPU: 4 musicnn, 16 VGGish; CUDA: 64; see bench/embed.py)
+    batch_size: int = 0  # pieces per forward pass; 0 = auto (CPU: 2 musicnn, 16 VGGish; CUDA: 64; see bench/embed.py)
     layer: str = "penultimate"  # "penultimate" (layer before the classifier) | "mean_pool" | "max_pool" (musicnn only, 753-d)
     vggish_postprocess: bool = False  # PCA + 8-bit quantisation (values 0..255, as in the thesis)
     weights_path: str = ""  # explicit weights file (VGGish); "" = search the usual places

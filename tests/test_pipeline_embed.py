@@ -1,0 +1,76 @@
+"""CNN embeddings through the pipeline: stored per piece, pooled to any section length, never recomputed."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import engine.pipeline as pipeline
+from engine.config import AnalysisConfig, EmbedConfig, SegmentConfig
+from engine.errors import ModelError
+from engine.pipeline import analyze, collect_inputs, embed_library
+from engine.store import Store
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, demo_dir):
+    folder = tmp_path_factory.mktemp("lib")
+    for name in ("tt1.ogg", "tt4.ogg"):
+        shutil.copy(demo_dir / name, folder / name)
+    store = Store(tmp_path_factory.mktemp("store"))
+    result = analyze(collect_inputs([folder])[0], store=store)
+    ids = [t.track_id for t in result.tracks]
+    pieces = embed_library(store, ids, analysis=AnalysisConfig())
+    return folder, store, ids, pieces
+
+
+def test_pieces_carry_their_section_and_the_weights_that_ran(library):
+    _, _, ids, pieces = library
+    assert pieces.model == "musicnn" and "MSD_musicnn" in pieces.weights and "sha256:" in pieces.weights
+    per_track = pieces.meta.groupby("track_id").size()
+    assert per_track[ids[0]] == int(60 // 2.992)  # tt1: 60 s of 3-s patches
+    assert pieces.values.shape == (len(pieces), 200) and np.isfinite(pieces.values).all()
+    assert pieces.tags.shape == (len(pieces), 50) and len(pieces.tag_names) == 50
+    tt1 = pieces.meta[pieces.meta.track_id == ids[0]]
+    centre = (tt1.start_s + tt1.end_s) / 2
+    assert np.array_equal(tt1.section.to_numpy(), np.minimum(centre // 15, 3).astype(int).to_numpy())
+    assert (tt1.section.value_counts() == 5).all()  # a 15-s section holds five 3-s patches
+
+
+def test_cached_embeddings_decode_nothing_and_follow_a_new_section_length(library, monkeypatch):
+    _, store, ids, first = library
+
+    def boom(*a, **k):
+        raise AssertionError("decoded although the store holds the embeddings")
+
+    monkeypatch.setattr(pipeline, "decode_file", boom)
+    again = embed_library(store, ids, analysis=AnalysisConfig())
+    assert np.array_equal(again.values, first.values)
+    ten = embed_library(store, ids, analysis=AnalysisConfig(segment=SegmentConfig(section_seconds=10)))
+    assert np.array_equal(ten.values, first.values)
+    assert ten.meta[ten.meta.track_id == ids[0]].section.max() == 5
+
+
+def test_a_track_whose_file_vanished_is_reported_and_the_rest_embedded(tmp_path, demo_dir):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    for name in ("tt2.ogg", "tt3.ogg"):
+        shutil.copy(demo_dir / name, folder / name)
+    store = Store(tmp_path / "store")
+    result = analyze(collect_inputs([folder])[0], store=store)
+    (folder / "tt3.ogg").unlink()
+    seen = []
+    pieces = embed_library(store, [t.track_id for t in result.tracks], analysis=AnalysisConfig(), progress=seen.append)
+    assert set(pieces.meta.name) == {"tt2.ogg"}
+    errors = [p for p in seen if p.status == "error"]
+    assert len(errors) == 1 and errors[0].name == "tt3.ogg" and "does not exist" in errors[0].detail
+
+
+def test_missing_vggish_weights_stop_before_any_work(library, tmp_path, monkeypatch):
+    _, store, ids, _ = library
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-hub"))
+    monkeypatch.delenv("CRATEMAP_VGGISH_WEIGHTS", raising=False)
+    with pytest.raises(ModelError, match="VGGish weights not found"):
+        embed_library(store, ids, analysis=AnalysisConfig(), config=EmbedConfig(model="vggish"))
