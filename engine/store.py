@@ -110,6 +110,15 @@ def _atomic_write_table(path: Path, table: pa.Table) -> None:
         raise
 
 
+def _read_table(path: Path, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
+    """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
+    try:
+        table = pq.read_table(path)
+        return table, json.loads(table.schema.metadata[b"cratemap"])
+    except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as exc:
+        raise StoreError(f"{what} of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+
+
 class Store:
     """A result store in a local folder (created when missing).
 
@@ -233,12 +242,7 @@ class Store:
         StoreError
             If they are missing or unreadable.
         """
-        path = self._frames_path(track_id, frame_digest)
-        try:
-            table = pq.read_table(path)
-            meta = json.loads(table.schema.metadata[b"cratemap"])
-        except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"frame features of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+        table, meta = _read_table(self._frames_path(track_id, frame_digest), "frame features", track_id)
         names = tuple(n for n in table.column_names if n != "time_s")
         values = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32, copy=False)
         return FrameTable(
@@ -282,12 +286,7 @@ class Store:
 
     def get_sections(self, track_id: str, section_digest: str) -> SectionTable:
         """Read one track's cached section rows."""
-        path = self._sections_path(track_id, section_digest)
-        try:
-            arrow = pq.read_table(path)
-            meta = json.loads(arrow.schema.metadata[b"cratemap"])
-        except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"sections of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+        arrow, meta = _read_table(self._sections_path(track_id, section_digest), "sections", track_id)
         df = arrow.to_pandas()
         names = tuple(meta["names"])
         return SectionTable(
@@ -383,12 +382,7 @@ class Store:
     def get_pieces(self, track_id: str, key: str) -> dict[str, Any]:
         """Read one track's piece embeddings: a dict with ``start_s``, ``end_s``,
         ``embeddings`` [n, dim] float32, ``tags`` [n, n_tags] or None, and the metadata."""
-        path = self._pieces_path(track_id, key)
-        try:
-            table = pq.read_table(path)
-            meta = json.loads(table.schema.metadata[b"cratemap"])
-        except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"embeddings of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+        table, meta = _read_table(self._pieces_path(track_id, key), "embeddings", track_id)
         col = table.column("embedding").combine_chunks()
         dim = col.type.list_size
         emb = col.flatten().to_numpy().astype(np.float32, copy=False).reshape(-1, dim)

@@ -184,3 +184,16 @@ def test_store_info_and_reload(analysed):
     assert reopened.last_config() is not None
     table = reopened.load_sections(AnalysisConfig(), track_ids=[t.track_id for t in result.tracks])
     assert len(table) == len(result.sections)
+
+
+def test_a_damaged_store_file_is_a_named_store_error(tmp_path, short_dir):
+    from engine.errors import StoreError
+
+    store = Store(tmp_path / "s")
+    result = analyze([InputFile(str(short_dir / "tt1.ogg"), "tt1.ogg")], store=store)
+    tid = result.tracks[0].track_id
+    digest = AnalysisConfig().frames.digest()
+    path = store.root / "frames" / digest / f"{tid}.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(StoreError, match=f"frame features of track {tid[:12]} are missing or unreadable"):
+        store.get_frames(tid, digest)
