@@ -8,12 +8,13 @@ that finished is in the store even if the batch is interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -257,7 +258,9 @@ def analyze(
         first_name[tid] = item.name
         stored = store.track(tid)
         if stored is not None and store.has_frames(tid, frame_digest):
-            store.put_track(stored, names=[item.name])  # remember this name too
+            # remember this name too, and where the file is now (embedding and playback read it)
+            stored = dataclasses.replace(stored, path=item.path)
+            store.put_track(stored, names=[item.name])
             tracks[tid] = stored
             cached.append(tid)
             report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
@@ -325,6 +328,7 @@ def embed_library(
     *,
     analysis: AnalysisConfig,
     config: EmbedConfig = EmbedConfig(),
+    paths: Mapping[str, str] | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> PieceTable:
     """CNN embeddings of every piece of the given tracks, cached in the store.
@@ -344,6 +348,9 @@ def embed_library(
         Decides the sections the pieces are assigned to.
     config : EmbedConfig
         Model, layer, device and the VGGish weights policy.
+    paths : mapping of str to str, optional
+        Where each track's file is now (track_id -> path), when it may have
+        moved since the store recorded it; default: the recorded path.
     progress : callable, optional
         Called with a :class:`Progress` after each track; a track whose audio
         cannot be read is reported with status ``"error"`` and left out.
@@ -379,7 +386,8 @@ def embed_library(
                 raise DecodeError(name, "missing", "this track is not in the store")
             if not store.has_pieces(tid, key):
                 status = "analysed"
-                audio = decode_file(track.path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=tid)
+                path = (paths or {}).get(tid, track.path)
+                audio = decode_file(path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=tid)
                 store.put_pieces(embed(audio.y, sample_rate=audio.sample_rate, config=config, track_id=tid), key=key, config=config)
             got = store.get_pieces(tid, key)
         except (DecodeError, EngineError) as exc:

@@ -74,3 +74,18 @@ def test_missing_vggish_weights_stop_before_any_work(library, tmp_path, monkeypa
     monkeypatch.delenv("CRATEMAP_VGGISH_WEIGHTS", raising=False)
     with pytest.raises(ModelError, match="VGGish weights not found"):
         embed_library(store, ids, analysis=AnalysisConfig(), config=EmbedConfig(model="vggish"))
+
+
+def test_a_moved_file_is_read_from_its_new_place(tmp_path, demo_dir):
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    shutil.copy(demo_dir / "tt2.ogg", old / "tt2.ogg")
+    store = Store(tmp_path / "store")
+    tid = analyze(collect_inputs([old])[0], store=store).tracks[0].track_id
+    old.rename(new)
+    # an explicit mapping wins over the recorded path
+    pieces = embed_library(store, [tid], analysis=AnalysisConfig(), paths={tid: str(new / "tt2.ogg")})
+    assert len(pieces) == 20
+    # and re-analysing from the new place records it, so no mapping is needed next time
+    analyze(collect_inputs([new])[0], store=store)
+    assert store.track(tid).path == str((new / "tt2.ogg").resolve())
