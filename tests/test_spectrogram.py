@@ -1,0 +1,79 @@
+"""Reading one section of a file, and log-frequency spectrograms."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.decode import decode_file
+from engine.errors import DecodeError, ParameterError
+from engine.spectrogram import clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
+
+
+def test_read_section_matches_a_full_decode(demo_files):
+    path = next(p for p in demo_files if p.name == "tt1.ogg")
+    clip = read_section(path, start_s=15.0, end_s=30.0)
+    full = decode_file(path, sample_rate=clip.sample_rate).y
+    ref = full[15 * clip.sample_rate : 30 * clip.sample_rate]
+    assert clip.y.shape == ref.shape
+    np.testing.assert_allclose(clip.y, ref, atol=1e-6)
+    assert clip.end_s == pytest.approx(30.0)
+
+
+def test_read_section_resamples_keeps_channels_and_clips_the_end(tmp_path):
+    sr = 8000
+    t = np.arange(sr * 3) / sr
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 220 * t)], axis=1).astype(np.float32)
+    path = tmp_path / "two.wav"
+    sf.write(path, stereo, sr)
+    clip = read_section(path, start_s=2.0, end_s=10.0, mono=False)
+    assert clip.y.shape == (sr, 2) and clip.end_s == pytest.approx(3.0)
+    mono = read_section(path, start_s=0.0, end_s=1.0, sample_rate=16000)
+    assert mono.y.shape == (16000,) and mono.sample_rate == 16000
+    wav = clip_to_wav(clip)
+    back, rate = sf.read(io.BytesIO(wav))
+    assert rate == sr and back.shape == (sr, 2)
+
+
+def test_read_section_errors_are_sentences(tmp_path):
+    with pytest.raises(DecodeError, match="no longer where"):
+        read_section(tmp_path / "gone.wav", start_s=0, end_s=1)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 10)
+    with pytest.raises(DecodeError, match="cannot read the section"):
+        read_section(bad, start_s=0, end_s=1)
+    with pytest.raises(ParameterError, match="start < end"):
+        read_section(bad, start_s=3, end_s=1)
+    short = tmp_path / "short.wav"
+    sf.write(short, np.ones(800, np.float32) * 0.1, 8000)
+    with pytest.raises(DecodeError, match="ends before"):
+        read_section(short, start_s=5, end_s=6)
+
+
+def test_filters_rows_sum_to_one_and_centres_are_log_spaced():
+    w, f = log_frequency_filters(sample_rate=22050, n_fft=2048, fmin=32.7, bins_per_octave=12)
+    assert w.shape == (len(f), 1025)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(f[12] / f[0], 2.0)
+
+
+def test_a_tone_lights_its_own_band():
+    sr = 22050
+    t = np.arange(sr * 2) / sr
+    spec = log_spectrogram(np.sin(2 * np.pi * 1000 * t).astype(np.float32), sample_rate=sr, bins_per_octave=24)
+    loudest = spec.freqs_hz[int(np.argmax(spec.db.mean(axis=1)))]
+    assert abs(np.log2(loudest / 1000)) < 1 / 24
+    assert spec.db.max() == 0.0 and spec.db.min() >= -spec.top_db
+    assert spec.db.shape == (len(spec.freqs_hz), len(spec.times_s))
+    with pytest.raises(ParameterError, match="mono"):
+        log_spectrogram(np.zeros((10, 2)), sample_rate=sr)
+
+
+def test_section_spectrogram_of_a_demo_track(demo_files):
+    path = next(p for p in demo_files if p.suffix == ".opus")
+    spec = section_spectrogram(path, start_s=30, end_s=45, hop_length=1024)
+    assert spec.times_s[-1] == pytest.approx(15.0, abs=0.1)
+    assert np.isfinite(spec.db).all()
