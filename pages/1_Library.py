@@ -1,0 +1,107 @@
+"""Library: the demo or your own folder, the analysis settings, and what the analysis found."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ui import charts, controls, page, state
+from ui.library import ensure_analysed, save_uploads
+
+page.setup("Library")
+st.title("Library")
+
+SOURCES = {
+    "demo": "The demo library (11 freely licensed tracks)",
+    "folder": "Upload a folder",
+    "files": "Upload single files",
+}
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.radio("What to analyse", list(SOURCES), format_func=SOURCES.get, horizontal=False, **state.bind("source", options=list(SOURCES)))
+    source = state.get("source")
+    if source == "demo":
+        st.caption(
+            "Eleven real, freely licensed tracks (28 minutes): game soundtracks, techno loops, two pairs of versions "
+            "of the same piece and one jazz tune for contrast. Credits and licences are in the README."
+        )
+    else:
+        folder = source == "folder"
+        files = st.file_uploader(
+            "Drop a folder of songs here" if folder else "Drop audio files here",
+            accept_multiple_files="directory" if folder else True,
+            help="WAV, FLAC, AIFF, OGG, Opus and MP3. In a folder, files that are not audio (cover art, cue sheets) are skipped.",
+            key=f"uploader_{source}",
+        )
+        if files:
+            ids = tuple(getattr(f, "file_id", f.name) for f in files)
+            if st.session_state.get("upload_ids") != ids:
+                with st.spinner(f"Saving {len(files)} files..."):
+                    saved, skipped = save_uploads(files, folder_upload=folder)
+                st.session_state["upload_ids"] = ids
+                st.session_state["upload_inputs"] = saved
+                st.session_state["upload_skipped"] = skipped
+        held = st.session_state.get("upload_inputs", [])
+        if held and not files:
+            st.caption(f"Your library is the {len(held)} files you uploaded last. Drop new ones to replace them.")
+with right:
+    st.markdown("**Analysis settings**")
+    controls.analysis_controls()
+    st.caption("Changing these re-cuts the stored analysis; no audio is decoded again.")
+
+analysed = ensure_analysed()
+if analysed is None:
+    st.info("Drop a folder (or some files) above to analyse them, or choose the demo library.")
+    st.stop()
+
+result = analysed.result
+library = analysed.library
+n_sections = 0 if result.sections is None else len(result.sections)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Tracks", len(result.tracks))
+c2.metric("Sections", n_sections)
+c3.metric("Minutes of audio", f"{result.seconds_of_audio / 60:.1f}")
+c4.metric("Could not be read", len(result.errors))
+
+if result.errors:
+    st.subheader(f"Files that could not be analysed ({len(result.errors)})")
+    st.dataframe(
+        pd.DataFrame([{"file": e.name, "reason": e.reason, "why": e.detail} for e in result.errors]),
+        hide_index=True,
+        width="stretch",
+    )
+if result.duplicates:
+    st.subheader(f"Duplicates ({len(result.duplicates)})")
+    st.caption("Files with identical bytes are one track; only the first name is analysed.")
+    st.dataframe(pd.DataFrame(result.duplicates, columns=["file", "same audio as"]), hide_index=True, width="stretch")
+if analysed.skipped:
+    with st.expander(f"{len(analysed.skipped)} files skipped (not audio by their names)"):
+        st.write(", ".join(analysed.skipped))
+
+if library is not None and result.sections is not None:
+    meta = result.sections.meta
+    per_track = meta.groupby("track_id").agg(sections=("section", "size"), representative=("selected", "sum"))
+    rows = []
+    by_id = {t.track_id: t for t in result.tracks}
+    for tid, name in zip(library.track_ids, library.names):
+        t = by_id.get(tid)
+        rows.append(
+            {
+                "track": name,
+                "length": charts.mmss(t.duration_s) if t else "",
+                "sections": int(per_track.loc[tid, "sections"]) if tid in per_track.index else 0,
+                "representative": int(per_track.loc[tid, "representative"]) if tid in per_track.index else 0,
+                "format": t.format if t else "",
+                "channels": t.channels if t else 0,
+                "sample rate (Hz)": t.native_sample_rate if t else 0,
+                "from the store": tid in result.from_store,
+            }
+        )
+    st.subheader(f"Tracks ({len(rows)})")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 640))
+    st.caption(
+        f"Analysed in {result.wall_s:.1f} s. Tracks marked *from the store* were analysed before "
+        "(the store keeps every track's measurements by the sha256 of its bytes)."
+    )
+    st.page_link("pages/2_Classical_features.py", label="Explore the clusters", icon=":material/scatter_plot:")

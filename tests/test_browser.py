@@ -1,0 +1,168 @@
+"""A real browser against a real server: open the app, click a section on the map, hear it.
+
+Drives Debian's Chromium (``/usr/bin/chromium``; ``make test`` installs it
+when missing) with Playwright -- no browser is downloaded. The server is
+``streamlit run streamlit_app.py`` on a free local port with its data folder
+in a temporary directory. A screenshot of every view lands in ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from app_support import data_dir
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+OUT = ROOT / "test-output"
+VIEWS = {  # URL path -> screenshot name
+    "Library": "library",
+    "Neural_embeddings": "neural",
+    "Compare_methods": "compare",
+    "Similar_sections": "similar",
+    "Review": "review",
+}
+ANALYSIS_TIMEOUT_MS = 240_000  # a cold store analyses the demo first (20-40 s on two cores)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium chromium-driver)")
+    pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    env = {**os.environ, "CRATEMAP_DATA": str(data_dir())}
+    OUT.mkdir(exist_ok=True)
+    log = open(OUT / "streamlit-server.log", "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            "--server.port", str(port),
+            "--server.address", "127.0.0.1",
+            "--server.headless", "true",
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {OUT / 'streamlit-server.log'}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1800})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _settle(pg) -> None:
+    """Wait until Streamlit has finished running the page (no running status, no spinners)."""
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && !document.querySelector('[data-testid=\"stSpinner\"]')",
+        timeout=ANALYSIS_TIMEOUT_MS,
+    )
+    time.sleep(1.0)  # let charts finish drawing
+
+
+def test_click_a_point_and_hear_that_section(server, page):
+    pg = page
+    pg.goto(server + "/")
+    pg.get_by_text("Which tracks share sounds").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    _settle(pg)
+    pg.screenshot(path=str(OUT / "home.png"), full_page=True)
+
+    pg.get_by_role("link", name="Classical features").first.click()
+    chart = ".st-key-classical_map .js-plotly-plot"
+    pg.wait_for_selector(chart, timeout=ANALYSIS_TIMEOUT_MS)
+    _settle(pg)
+    assert pg.locator(".st-key-listen_panel audio").count() == 0
+    # where the first section of the first cluster is drawn, and which section it is
+    point = pg.evaluate(
+        """(sel) => {
+            const gd = document.querySelector(sel);
+            const tr = gd._fullData[0], fl = gd._fullLayout, box = gd.getBoundingClientRect();
+            return {x: box.left + fl._size.l + fl.xaxis.l2p(tr.x[0]),
+                    y: box.top + fl._size.t + fl.yaxis.l2p(tr.y[0]),
+                    name: String(tr.customdata[0][1]), section: String(tr.customdata[0][2])};
+        }""",
+        chart,
+    )
+    pg.mouse.click(point["x"], point["y"])
+    audio = pg.locator(".st-key-listen_panel audio")
+    audio.first.wait_for(state="attached", timeout=60_000)
+    _settle(pg)
+    heading = pg.locator(".st-key-listen_panel").inner_text()
+    assert point["name"] in heading and f"section {point['section']}" in heading
+    assert audio.first.get_attribute("src")
+    pg.screenshot(path=str(OUT / "classical.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", list(VIEWS))
+def test_screenshot_of_each_view(server, page, path):
+    page.goto(f"{server}/{path}")
+    page.locator("h1").first.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    title = page.locator("h1").first.inner_text()
+    assert re.sub(r"\s+", " ", title).strip().lower() == path.replace("_", " ").lower()
+    if path == "Review":  # show a section under review, as a reviewer sees it
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_label("Your name").press("Enter")
+        page.locator("audio").first.wait_for(state="attached")
+        _settle(page)
+    page.screenshot(path=str(OUT / f"{VIEWS[path]}.png"), full_page=True)

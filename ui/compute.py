@@ -1,0 +1,164 @@
+"""Cached wrappers over engine calls.
+
+Every key is a :class:`ui.library.Library` (track ids, names, paths) plus
+frozen configs (hashed by value) and small scalars; no array is ever hashed.
+Results are cached with ``st.cache_data`` (each caller gets its own copy, so
+a page cannot spoil the cache by changing a DataFrame), bounded in entries so
+a long session stays within Community Cloud's memory.
+
+Caching decisions, written where they are made:
+
+* the section table is read from the store once per (library, analysis config);
+* a clustering once per clustering config -- so going back to an earlier k is instant;
+* the k sweep ignores k, so its key sets k to a fixed value: changing k never re-sweeps;
+* the SHAP surrogate, projections and neighbour lists likewise per clustering config.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.cluster import ClusterResult, KSweep, choose_k, cluster, summarize
+from engine.config import AnalysisConfig, ClusterConfig
+from engine.explain import Explanation, explain
+from engine.prepare import correlation_report
+from engine.project import Projection, project
+from engine.records import SectionTable
+from engine.similar import Neighbours, nearest_sections
+from engine.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
+from engine.store import Store
+
+from .library import Library
+
+#: Largest k offered and swept.
+K_MAX = 12
+#: Bootstrap resamples per k in the stability chart.
+N_BOOTSTRAP = 10
+#: Trees in the SHAP surrogate: enough for a stable ranking on a few thousand sections, fast on the demo.
+SURROGATE_TREES = 60
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sections(library: Library, analysis: AnalysisConfig) -> SectionTable:
+    """Every section of the library under ``analysis`` (names as the user gave them, a ``path`` column)."""
+    table = Store(library.store_root).load_sections(analysis, track_ids=library.track_ids)
+    meta = table.meta.copy()
+    names = dict(zip(library.track_ids, library.names))
+    paths = dict(zip(library.track_ids, library.paths))
+    meta["name"] = meta["track_id"].map(names)
+    meta["path"] = meta["track_id"].map(paths).fillna("")
+    return SectionTable(meta=meta, values=table.values, names=table.names, config_digest=table.config_digest)
+
+
+def model_table(library: Library, analysis: AnalysisConfig) -> SectionTable:
+    """The representative sections: what the clusterings and searches work on."""
+    return sections(library, analysis).selected()
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def clustering(library: Library, analysis: AnalysisConfig, config: ClusterConfig) -> ClusterResult:
+    """The clustering of the library's representative sections."""
+    return cluster(model_table(library, analysis), config=config)
+
+
+def sweep_range(n_rows: int) -> tuple[int, int]:
+    """The k range swept for ``n_rows`` sections."""
+    return 2, max(2, min(K_MAX, n_rows - 1))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def k_sweep(library: Library, analysis: AnalysisConfig, config: ClusterConfig) -> KSweep:
+    """Scores over k (elbow, silhouette, DB, CH, stability); ``config.k`` must be normalised by the caller."""
+    table = model_table(library, analysis)
+    boots = N_BOOTSTRAP if config.method != "fcm" else N_BOOTSTRAP // 2  # fcm restarts are slow
+    return choose_k(table, config=config, k_range=sweep_range(len(table)), n_bootstrap=boots)
+
+
+def k_sweep_for(library: Library, analysis: AnalysisConfig, config: ClusterConfig) -> KSweep:
+    """:func:`k_sweep` with k normalised (the sweep does not depend on it)."""
+    return k_sweep(library, analysis, config.replace(k=2))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def projection(library: Library, analysis: AnalysisConfig, config: ClusterConfig, method: str) -> Projection:
+    """The clustering's sections (and centroids) in 2-D."""
+    result = clustering(library, analysis, config)
+    kwargs = {}
+    if method == "tsne":
+        kwargs["perplexity"] = float(min(30.0, max(2.0, (len(result) - 1) / 3)))
+    if method == "umap":
+        kwargs["n_neighbors"] = int(min(15, len(result) - 1))
+    return project(result, method=method, **kwargs)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def explanation(library: Library, analysis: AnalysisConfig, config: ClusterConfig) -> Explanation:
+    """SHAP values of a surrogate forest of the clustering."""
+    return explain(clustering(library, analysis, config), n_estimators=SURROGATE_TREES, max_depth=10)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def summaries(library: Library, analysis: AnalysisConfig, config: ClusterConfig):
+    """Per-cluster summaries (tracks, typical and atypical sections)."""
+    return summarize(clustering(library, analysis, config), n_examples=3)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def neighbours(
+    library: Library, analysis: AnalysisConfig, config: ClusterConfig, row: int, k: int, metric: str, other_tracks: bool
+) -> Neighbours:
+    """The ``k`` nearest sections to representative section ``row``."""
+    return nearest_sections(model_table(library, analysis), row=row, k=k, metric=metric, other_tracks=other_tracks, config=config)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def correlations(library: Library, analysis: AnalysisConfig, features: tuple[str, ...]):
+    """Highly correlated feature pairs among ``features``."""
+    return correlation_report(model_table(library, analysis), features=features, threshold=0.9)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def spectrogram(track_id: str, path: str, start_s: float, end_s: float, name: str) -> Spectrogram:
+    """A section's log-frequency spectrogram (keyed on the track id and times; ``path`` says where to read it)."""
+    return section_spectrogram(path, start_s=start_s, end_s=end_s, sample_rate=DRAW_SAMPLE_RATE, hop_length=1024, name=name)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def section_wav(track_id: str, path: str, start_s: float, end_s: float, name: str) -> bytes:
+    """A section as a small WAV (for files a browser cannot play, or too large to send whole)."""
+    clip = read_section(path, start_s=start_s, end_s=end_s, mono=False, name=name)
+    if clip.y.ndim == 2 and clip.y.shape[1] > 2:
+        clip = read_section(path, start_s=start_s, end_s=end_s, mono=True, name=name)
+    return clip_to_wav(clip)
+
+
+def cluster_frame(result: ClusterResult) -> pd.DataFrame:
+    """The clustering's rows with ``row`` (position) and ``cluster`` columns, for tables and charts."""
+    frame = result.assignments()
+    frame.insert(0, "row", np.arange(len(frame)))
+    return frame
+
+
+def boundary_margin(result: ClusterResult) -> np.ndarray:
+    """How clearly each section belongs to its cluster: small values sit between two clusters.
+
+    Fuzzy c-means: the gap between the two strongest memberships. Other
+    methods: the gap between the distances to the nearest and the second
+    nearest cluster centre (scaled units). Noise rows get 0.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows,)]
+    """
+    if result.memberships is not None:
+        top2 = np.sort(result.memberships, axis=1)[:, -2:]
+        return top2[:, 1] - top2[:, 0]
+    if result.k < 2:
+        return np.zeros(len(result))
+    d = np.linalg.norm(result.data.X[:, None, :] - result.centroids[None, :, :], axis=2)
+    d.sort(axis=1)
+    margin = d[:, 1] - d[:, 0]
+    margin[result.labels < 0] = 0.0
+    return margin

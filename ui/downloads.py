@@ -1,0 +1,95 @@
+"""Download buttons whose files are built only when clicked (``st.download_button`` with a callable)."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from engine import export
+from engine.errors import EngineError
+
+
+def _via_file(write: Callable[[Path], object], suffix: str) -> bytes:
+    """Run an engine writer into a temporary file and return its bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"out{suffix}"
+        write(path)
+        return path.read_bytes()
+
+
+def _safe(build: Callable[[], bytes]) -> Callable[[], bytes]:
+    def run() -> bytes:
+        try:
+            return build()
+        except EngineError as exc:  # the click cannot show a message; the file says what went wrong
+            return f"CrateMap could not build this file: {exc}\n".encode()
+
+    return run
+
+
+def playlist_buttons(sections: pd.DataFrame, *, digest: str, title: str, stem: str, key: str) -> None:
+    """XSPF and M3U playlists of ``sections`` (rows with name, section, start_s, end_s, path)."""
+    frame = sections.copy()
+    frame.attrs["config_digest"] = digest
+    a, b = st.columns(2)
+    a.download_button(
+        "Playlist for VLC (XSPF)",
+        data=_safe(lambda: _via_file(lambda p: export.write_xspf(frame, p, title=title), ".xspf")),
+        file_name=f"{stem}.xspf",
+        mime="application/xspf+xml",
+        key=f"{key}_xspf",
+        icon=":material/playlist_play:",
+        on_click="ignore",
+    )
+    b.download_button(
+        "Playlist (M3U)",
+        data=_safe(lambda: _via_file(lambda p: export.write_m3u(frame, p, title=title), ".m3u")),
+        file_name=f"{stem}.m3u",
+        mime="audio/x-mpegurl",
+        key=f"{key}_m3u",
+        icon=":material/playlist_play:",
+        on_click="ignore",
+    )
+
+
+def table_button(data, *, label: str, file_name: str, key: str) -> None:
+    """A table (sections or a clustering) as CSV, with its config digest in a column."""
+    st.download_button(
+        label,
+        data=_safe(lambda: _via_file(lambda p: export.write_table(data, p, format="csv"), ".csv")),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/table:",
+        on_click="ignore",
+    )
+
+
+def projector_button(data, *, label: str, stem: str, key: str, meta: pd.DataFrame | None = None, digest: str | None = None) -> None:
+    """TensorFlow Embedding Projector files (vectors.tsv and metadata.tsv) in one zip."""
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            vec, met = export.write_projector(data, Path(tmp) / "vectors.tsv", Path(tmp) / "metadata.tsv", meta=meta, config_digest=digest)
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(vec, f"{stem}/vectors.tsv")
+                zf.write(met, f"{stem}/metadata.tsv")
+            return buf.getvalue()
+
+    st.download_button(
+        label,
+        data=_safe(build),
+        file_name=f"{stem}.zip",
+        mime="application/zip",
+        key=key,
+        icon=":material/scatter_plot:",
+        on_click="ignore",
+        help="Load both files at projector.tensorflow.org (Load → vectors, then metadata).",
+    )

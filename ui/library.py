@@ -1,0 +1,316 @@
+"""The library a session works on: the demo or an upload, analysed into the store with live progress.
+
+Caching decisions, written where they are made:
+
+* uploads are written once under the data folder, content-addressed
+  (``uploads/<sha256>/<safe file name>``), so the same file uploaded twice
+  (or by two sessions) is one file, and a track's path stays valid for
+  playback after the session ends;
+* the analysis of a library is kept in the session per (files, analysis
+  settings); a new session calls :func:`engine.pipeline.analyze` again, which
+  hashes the files and finds every track in the store -- nothing is decoded
+  again unless the decoding or STFT settings change;
+* everything downstream (sections, clusterings, projections, ...) is cached
+  in :mod:`ui.compute`, keyed on the :class:`Library` (track ids, names,
+  paths) and the frozen configs, never on arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import streamlit as st
+
+from engine.config import AnalysisConfig, preset
+from engine.decode import is_audio_name
+from engine.errors import EngineError
+from engine.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs
+from engine.records import BatchResult
+from engine.store import Store
+
+from . import state
+
+_UPLOAD_CHUNK = 1 << 20  # bytes per write when saving an upload
+_MAX_PART = 120  # characters kept of one path component
+
+
+def data_dir() -> Path:
+    """Where the app keeps its store, uploads and reviews: ``$CRATEMAP_DATA`` or ``.cratemap`` beside the app."""
+    return Path(os.environ.get("CRATEMAP_DATA", Path(__file__).resolve().parents[1] / ".cratemap"))
+
+
+def store_root() -> str:
+    return str(data_dir() / "store")
+
+
+def review_db_path() -> Path:
+    return data_dir() / "reviews.sqlite"
+
+
+def jobs() -> int:
+    """Worker processes for analysis: ``$CRATEMAP_JOBS`` or up to 2 (Community Cloud has 2 cores)."""
+    try:
+        n = int(os.environ.get("CRATEMAP_JOBS", "0"))
+    except ValueError:
+        n = 0
+    if n >= 1:
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+# --------------------------------------------------------------------------- names and uploads
+
+
+def safe_relative_path(name: str) -> str:
+    """A relative POSIX path that is safe to show and to join under a folder.
+
+    Backslashes become slashes; control characters, empty, ``.`` and ``..``
+    components and leading slashes (absolute paths, drive letters' colons)
+    are dropped or replaced; each component is trimmed to 120 characters.
+
+    >>> safe_relative_path("../../etc/passwd")
+    'etc/passwd'
+    >>> safe_relative_path("/abs/a.wav")
+    'abs/a.wav'
+    """
+    text = str(name).replace("\\", "/")
+    text = "".join(ch for ch in text if ch.isprintable())
+    parts = []
+    for part in text.split("/"):
+        part = re.sub(r'[<>:"|?*]', "_", part.strip()).rstrip(" .")
+        if part and part not in (".", ".."):
+            parts.append(part[:_MAX_PART])
+    return "/".join(parts) or "upload"
+
+
+@dataclass(frozen=True)
+class SavedUpload:
+    """Where an upload was written and what it is called."""
+
+    path: str  # on disk, under the data folder
+    name: str  # display name: the (cleaned) relative path the user gave
+
+
+def save_upload(name: str, data: bytes | memoryview, *, root: Path | None = None) -> SavedUpload:
+    """Write one uploaded file under ``<data>/uploads/<sha256>/`` (atomically, once).
+
+    Parameters
+    ----------
+    name : str
+        The name the browser sent (for folder uploads, the path inside the folder).
+    data : bytes
+        The file's contents.
+    root : Path, optional
+        The uploads folder (default ``data_dir() / "uploads"``).
+
+    Returns
+    -------
+    SavedUpload
+    """
+    display = safe_relative_path(name)
+    digest = hashlib.sha256(data).hexdigest()
+    folder = (root or data_dir() / "uploads") / digest
+    target = folder / display.rsplit("/", 1)[-1]
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                view = memoryview(data)
+                for i in range(0, len(view), _UPLOAD_CHUNK):
+                    fh.write(view[i : i + _UPLOAD_CHUNK])
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return SavedUpload(path=str(target), name=display)
+
+
+def save_uploads(files: Sequence, *, folder_upload: bool) -> tuple[list[tuple[str, str]], list[str]]:
+    """Save uploaded files; return ``(path, display name)`` pairs and the names skipped.
+
+    In a folder upload, hidden files are ignored and files whose names are
+    not audio (cover art, cue sheets) are skipped and listed; files chosen
+    one by one are always tried, so a broken one is reported by name.
+    """
+    saved: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    for f in files:
+        display = safe_relative_path(f.name)
+        base = display.rsplit("/", 1)[-1]
+        if folder_upload and base.startswith("."):
+            continue
+        if folder_upload and not is_audio_name(base):
+            skipped.append(display)
+            continue
+        up = save_upload(f.name, f.getbuffer())
+        saved.append((up.path, up.name))
+    return saved, skipped
+
+
+# --------------------------------------------------------------------------- settings -> config
+
+
+def analysis_config() -> AnalysisConfig:
+    """The analysis settings of this session (preset, section length, representative rule)."""
+    base = preset(state.get("preset"))
+    segment = base.segment
+    if segment.mode == "fixed":
+        segment = segment.replace(section_seconds=float(state.get("section_seconds")))
+    select = base.select.replace(rule=state.get("select_rule"))
+    return base.replace(segment=segment, select=select)
+
+
+# --------------------------------------------------------------------------- the library
+
+
+@dataclass(frozen=True)
+class Library:
+    """The analysed tracks of a session: hashable, so cached calls key on it.
+
+    One entry per distinct track (by content), in display-name order.
+    """
+
+    store_root: str  # the store folder
+    track_ids: tuple[str, ...]  # sha256 of each file's bytes
+    names: tuple[str, ...]  # display names, one per track id
+    paths: tuple[str, ...]  # where each track can be read, one per track id
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def path_of(self, track_id: str) -> str:
+        return self.paths[self.track_ids.index(track_id)]
+
+    def name_of(self, track_id: str) -> str:
+        return self.names[self.track_ids.index(track_id)]
+
+
+@dataclass(frozen=True, eq=False)
+class Analysed:
+    """A library and what its analysis reported."""
+
+    library: Library | None  # None when no file could be analysed
+    result: BatchResult
+    skipped: tuple[str, ...]  # files not tried (not audio by name)
+    label: str  # "the demo library" / "your upload"
+    config: AnalysisConfig
+
+
+def current_inputs() -> tuple[list[InputFile], list[str], str]:
+    """The files of the session's library, the names skipped, and what to call it."""
+    if state.get("source") != "demo":
+        pairs = st.session_state.get("upload_inputs", [])
+        return [InputFile(p, n) for p, n in pairs], list(st.session_state.get("upload_skipped", [])), "your upload"
+    inputs, _ = collect_inputs([DEMO_DIR])  # its licence texts and manifest are not worth listing as skipped
+    return inputs, [], "the demo library"
+
+
+def _library_from(result: BatchResult, inputs: Iterable[InputFile]) -> Library | None:
+    if result.sections is None or not len(result.sections):
+        return None
+    inputs = list(inputs)
+    seen = [i.name for i in inputs]
+    path_by_name = {i.name: i.path for i in inputs if seen.count(i.name) == 1}
+    path_by_id = {t.track_id: t.path for t in result.tracks if t.path and Path(t.path).is_file()}
+    meta = result.sections.meta
+    first = meta.drop_duplicates("track_id")
+    pairs = sorted(zip(first["name"].astype(str), first["track_id"].astype(str)))
+    return Library(
+        store_root=store_root(),
+        track_ids=tuple(t for _, t in pairs),
+        names=tuple(n for n, _ in pairs),
+        # the name the user gave points at the file; when two inputs share a name, the track record decides
+        paths=tuple(path_by_name.get(n) or path_by_id.get(t, "") for n, t in pairs),
+    )
+
+
+def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
+    """Analyse the session's library under its settings (once per session and settings).
+
+    Shows live progress per file (``st.status`` with a progress bar: the file
+    name and how many times faster than real time it went). Tracks the store
+    already holds are read from it, not decoded.
+
+    Returns
+    -------
+    Analysed or None
+        None when the session has no files yet (an upload source with nothing uploaded).
+    """
+    inputs, skipped, label = current_inputs()
+    if not inputs:
+        return None
+    config = analysis_config()
+    key = (tuple((i.path, i.name) for i in inputs), config.digest(), store_root())
+    held = st.session_state.get("_analysed")
+    if held is not None and held[0] == key:
+        return held[1]
+    try:
+        store = Store(store_root())
+    except EngineError as exc:
+        st.error(str(exc))
+        st.stop()
+    with st.status(f"Analysing {label}: {len(inputs)} files", expanded=True) as status:
+        bar = st.progress(0.0, text="Decoding and measuring each file; the first results appear in a few seconds...")
+        counts = {"analysed": 0, "cached": 0, "duplicate": 0, "error": 0}
+
+        def on_progress(p: Progress) -> None:
+            counts[p.status] = counts.get(p.status, 0) + 1
+            if p.status == "analysed":
+                how = f"{p.realtime_factor:.0f}x real time"
+            elif p.status == "cached":
+                how = "from the store"
+            elif p.status == "duplicate":
+                how = "duplicate"
+            else:
+                how = "could not be read"
+            bar.progress(p.done / max(p.total, 1), text=f"{p.done}/{p.total}  {p.name}  ({how})")
+
+        try:
+            result = analyze(inputs, store=store, config=config, jobs=jobs(), progress=on_progress)
+        except EngineError as exc:
+            status.update(label="Analysis failed", state="error")
+            st.error(str(exc))
+            st.stop()
+        done = f"{len(result.tracks)} tracks ready in {result.wall_s:.1f} s"
+        if counts["cached"]:
+            done += f" ({counts['cached']} answered by the store)"
+        if result.errors:
+            done += f"; {len(result.errors)} could not be read"
+        status.update(label=done, state="error" if not result.tracks else "complete", expanded=False)
+    analysed = Analysed(
+        library=_library_from(result, inputs),
+        result=result,
+        skipped=tuple(skipped),
+        label=label,
+        config=config,
+    )
+    st.session_state["_analysed"] = (key, analysed)
+    return analysed
+
+
+def require_library() -> Analysed:
+    """The analysed library, or a sentence and a stop when there is none to show."""
+    analysed = ensure_analysed()
+    if analysed is None:
+        st.info("No library yet: open **Library** to upload a folder, or switch back to the demo library.")
+        st.page_link("pages/1_Library.py", label="Open the Library", icon=":material/library_music:")
+        st.stop()
+    if analysed.library is None:
+        st.error(
+            f"None of the {len(analysed.result.errors)} files in {analysed.label} could be analysed; "
+            "the Library page lists why."
+        )
+        st.page_link("pages/1_Library.py", label="Open the Library", icon=":material/library_music:")
+        st.stop()
+    return analysed

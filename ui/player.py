@@ -1,0 +1,68 @@
+"""Play a section and draw its spectrogram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine.errors import EngineError
+
+from . import charts, compute
+
+#: Suffixes a browser plays natively, and their MIME types.
+BROWSER_TYPES = {
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".wave": "audio/wav",
+    ".flac": "audio/flac",
+}
+#: Files up to this size are sent whole and played from the section's start to its end;
+#: larger ones (a long WAV) send only the section, decoded.
+WHOLE_FILE_MAX_BYTES = 40 * 2**20
+
+
+def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> bool:
+    """An audio player for one section (``st.audio`` with its start and end time).
+
+    Returns False (after saying why) when the audio cannot be played.
+    """
+    if not path or not Path(path).is_file():
+        st.warning(f"The audio of {name} is no longer on the server (uploads are kept only while the app runs); upload it again to listen.")
+        return False
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix in BROWSER_TYPES and Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES:
+            st.audio(path, format=BROWSER_TYPES[suffix], start_time=float(start_s), end_time=float(end_s))
+        else:
+            st.audio(compute.section_wav(track_id, path, float(start_s), float(end_s), name), format="audio/wav")
+    except EngineError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+def spectrogram(track_id: str, path: str, name: str, start_s: float, end_s: float, *, key: str | None = None) -> None:
+    """The section's log-frequency spectrogram."""
+    if not path or not Path(path).is_file():
+        return
+    try:
+        spec = compute.spectrogram(track_id, path, float(start_s), float(end_s), name)
+    except EngineError as exc:
+        st.error(str(exc))
+        return
+    st.plotly_chart(charts.spectrogram(spec, title="Spectrogram of this section"), key=key, config={"displaylogo": False})
+
+
+def section(row, *, heading: bool = True, show_spectrogram: bool = True, key: str = "") -> None:
+    """Heading, player and spectrogram of one section (a row with track_id, name, section, start_s, end_s, path)."""
+    name, sec = str(row["name"]), int(row["section"])
+    start, end = float(row["start_s"]), float(row["end_s"])
+    if heading:
+        st.markdown(f"**{name}** · section {sec} · {charts.mmss(start)}–{charts.mmss(end)}")
+    play(str(row["track_id"]), str(row.get("path", "")), name, start, end)
+    if show_spectrogram:
+        spectrogram(str(row["track_id"]), str(row.get("path", "")), name, start, end, key=f"spec_{key}" if key else None)
