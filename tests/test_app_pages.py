@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from app_support import PAGES, page_errors, run_page
@@ -27,18 +25,13 @@ def test_landing_page_shows_the_demo_at_once():
     assert any("demo library" in c.value for c in at.caption)
 
 
-def test_changing_k_changes_the_cluster_count_quickly():
+def test_changing_k_changes_the_cluster_count():
+    # how fast the redraw is, is measured in bench/app.py, not here
     at = run_page("pages/2_Classical_features.py")
     assert _metric(at, "Clusters") == "4"
-    at.slider(key="_w_k").set_value(6)
-    t0 = time.perf_counter()
-    at.run()
-    redraw = time.perf_counter() - t0
+    at.slider(key="_w_k").set_value(6).run()
     assert page_errors(at) == []
     assert _metric(at, "Clusters") == "6"
-    # a full rerun of the page (map, SHAP surrogate, tables) on the demo; "well under a second" in a
-    # browser, with slack here for a loaded two-core test machine
-    assert redraw < 2.0, f"changing k took {redraw:.2f} s"
     at.slider(key="_w_k").set_value(3).run()
     assert _metric(at, "Clusters") == "3"
 
