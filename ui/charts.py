@@ -347,7 +347,9 @@ def agreement_bars(frame: pd.DataFrame, *, key: str, title: str) -> go.Figure:
         fig.add_trace(go.Bar(x=x, y=frame[verdict], name=verdict, marker_color=colour))
     fig.update_traces(width=0.5)
     fig.update_layout(barmode="stack", legend={"title": {"text": "verdict"}, "traceorder": "normal"})
-    fig.update_yaxes(title_text="sections judged", tickformat=",d", rangemode="tozero")
+    # counts are whole sections: a tick step under 1 would print 0, 0, 0, 1, 1 for a count of 1
+    tallest = int(frame[list(colours)].sum(axis=1).max()) if len(frame) else 1
+    fig.update_yaxes(title_text="sections judged", tickformat=",d", tick0=0, dtick=max(1, int(np.ceil(tallest / 6))), rangemode="tozero")
     fig.update_xaxes(title_text=key)
     fig.update_layout(title={"text": title, "x": 0}, height=320, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
