@@ -187,6 +187,19 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
         return FileError(name, "error", "ran out of memory while analysing this file")
 
 
+def _warm_up_kernels(config: AnalysisConfig) -> None:
+    """Compile (or load) the numba kernels once here, before worker processes start.
+
+    Workers that all compile the same cached numba function at once can leave
+    mismatched cache files behind (numba#10128), which crash a later process;
+    with the cache written here first, workers only read it.
+    """
+    sr = config.frames.sample_rate
+    t = np.arange(sr, dtype=np.float32) / sr
+    with threadpool_limits(1):
+        frame_features(0.1 * np.sin(2 * np.pi * 440.0 * t), sample_rate=sr, config=config.frames)
+
+
 def analyze(
     inputs: Iterable[InputFile | str | os.PathLike],
     *,
@@ -280,6 +293,7 @@ def analyze(
             t_file = time.perf_counter()
             settle(item, tid, _analyse_one(item.path, item.name, tid, config, str(store.root)), time.perf_counter() - t_file)
     else:
+        _warm_up_kernels(config)
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             started = time.perf_counter()
             futures = {

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+
+# A numba cache of this test session's own, set before numba is imported: a cache
+# left in the venv by another process (numba's guvectorize cache files can be
+# mixed up when two processes compile the same function at once, numba#10128)
+# can then never crash the suite, and every run compiles from a clean slate.
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="cratemap-numba-"))
 
 import numpy as np
 import pytest
