@@ -69,7 +69,7 @@ def _extra_command_modules():
     import importlib
 
     mods = []
-    for name in ("engine.cli_analysis",):
+    for name in ("engine.cli_analysis", "engine.cli_mix"):
         try:
             mods.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:

@@ -34,6 +34,7 @@ __all__ = [
     "AnalysisConfig",
     "EmbedConfig",
     "ClusterConfig",
+    "MixConfig",
     "PRESETS",
     "THESIS_FEATURES",
     "preset",
@@ -272,6 +273,54 @@ class ClusterConfig(_Config):
         _check(self.fit_sample == 0 or self.fit_sample >= 100, f"fit_sample must be 0 (all rows) or >= 100, got {self.fit_sample}")
         _check(self.silhouette_sample >= 100, f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
 
+
+
+@dataclass(frozen=True)
+class MixConfig(_Config):
+    """DJ-mixing descriptors and compatibility (see engine/rhythm.py, tonal.py, mix.py, transition.py).
+
+    ``bpm_min``/``bpm_max`` and ``key_profile`` decide stored descriptors
+    (:meth:`descriptor_digest`); the rest only decide rankings and previews.
+    """
+
+    bpm_min: float = 85.0  # BPM, lowest plausible tempo; estimates are folded by octaves into the range
+    bpm_max: float = 180.0  # BPM, highest plausible tempo
+    tempo_tolerance: float = 0.06  # largest relative BPM difference still mixable (also at half/double time)
+    key_profile: str = "krumhansl"  # "krumhansl" | "temperley" | "edma" (Faraldo et al. 2016, EDM)
+    weight_timbre: float = 0.4  # weights of the suggestion score (normalised by their sum)
+    weight_tempo: float = 0.25
+    weight_key: float = 0.2
+    weight_energy: float = 0.15
+    energy_direction: str = "any"  # "any" | "up" | "down" | "same": the energy step preferred
+    other_tracks: bool = True  # suggest only sections of other tracks
+    require_compatible: bool = True  # mix paths: every step tempo- and key-compatible
+    graph_neighbours: int = 15  # mix paths: edges kept per section (best scores)
+    crossfade_bars: int = 8  # transition preview: bars of 4 beats in the crossfade
+    lead_bars: int = 4  # transition preview: bars of A alone before the crossfade
+    tail_bars: int = 4  # transition preview: bars of B alone after the crossfade
+
+    def __post_init__(self) -> None:
+        _check(20.0 <= self.bpm_min < self.bpm_max <= 400.0, f"need 20 <= bpm_min < bpm_max <= 400, got {self.bpm_min}..{self.bpm_max}")
+        _check(self.bpm_max >= 1.9 * self.bpm_min, f"the BPM range must span about an octave (max >= 1.9 x min), got {self.bpm_min}..{self.bpm_max}")
+        _check(0.0 < self.tempo_tolerance <= 0.3, f"tempo_tolerance must be in (0, 0.3], got {self.tempo_tolerance}")
+        _check(self.key_profile in ("krumhansl", "temperley", "edma"), f"unknown key profile {self.key_profile!r}")
+        weights = (self.weight_timbre, self.weight_tempo, self.weight_key, self.weight_energy)
+        _check(all(w >= 0.0 for w in weights) and sum(weights) > 0.0, f"weights must be >= 0 with a positive sum, got {weights}")
+        _check(self.energy_direction in ("any", "up", "down", "same"), f"unknown energy direction {self.energy_direction!r}")
+        _check(1 <= self.graph_neighbours <= 200, f"graph_neighbours must be in 1..200, got {self.graph_neighbours}")
+        _check(1 <= self.crossfade_bars <= 64, f"crossfade_bars must be in 1..64, got {self.crossfade_bars}")
+        _check(0 <= self.lead_bars <= 64 and 0 <= self.tail_bars <= 64, "lead_bars and tail_bars must be in 0..64")
+
+    def descriptor_digest(self) -> str:
+        """Digest of the fields that decide stored descriptors (tempo range, key profile)."""
+        return digest_of(_DescriptorKey(self.bpm_min, self.bpm_max, self.key_profile))
+
+
+@dataclass(frozen=True)
+class _DescriptorKey(_Config):
+    bpm_min: float
+    bpm_max: float
+    key_profile: str
 
 def _thesis() -> AnalysisConfig:
     return AnalysisConfig(

@@ -396,6 +396,35 @@ class Store:
             "tags": tags,
         }
 
+    # -- descriptors (tempo, key, energy; see engine/mix.py) ----------------
+    # Keyed by (track_id, key): mix.py builds the key from the frame digest and
+    # MixConfig.descriptor_digest() for track descriptors (analysis-independent),
+    # and from the section digest and the same descriptor digest for per-section ones.
+    def _descriptors_path(self, track_id: str, key: str) -> Path:
+        return self.root / "descriptors" / key / f"{track_id}.parquet"
+
+    def has_descriptors(self, track_id: str, key: str) -> bool:
+        """Are descriptors stored for ``track_id`` under ``key``?"""
+        return self._descriptors_path(track_id, key).exists()
+
+    def put_descriptors(self, track_id: str, key: str, frame: pd.DataFrame, *, meta: dict[str, Any]) -> None:
+        """Write one track's descriptor table (and JSON-able ``meta``) atomically."""
+        info = {"track_id": track_id, "key": key, "meta": meta, "versions": _versions()}
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        arrow = arrow.replace_schema_metadata({"cratemap": json.dumps(info)})
+        _atomic_write_table(self._descriptors_path(track_id, key), arrow)
+
+    def get_descriptors(self, track_id: str, key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """Read one track's descriptor table and its ``meta``.
+
+        Raises
+        ------
+        StoreError
+            If they are missing or unreadable.
+        """
+        arrow, info = _read_table(self._descriptors_path(track_id, key), "descriptors", track_id)
+        return arrow.to_pandas(), dict(info.get("meta", {}))
+
     # -- summary -----------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What the store holds: tracks, seconds, frame and section sets, size on disk."""

@@ -1,0 +1,101 @@
+"""Tempo, beats and energy (engine/rhythm.py) on generated patterns and the demo library."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+
+from engine.config import FrameConfig
+from engine.errors import ParameterError
+from engine.features import frame_features
+from engine.mix import describe_store
+from engine.rhythm import beat_grid, energy_of, estimate_tempo, onset_envelope
+from engine.store import Store
+from tests.mix_support import FRAME_RATE, SR, clicks, demo_store, kicks
+
+# Known tempi across the dance range, off the onset-lag grid on purpose.
+BPMS = (85.0, 90.37, 97.3, 104.6, 112.0, 118.8, 123.45, 128.6, 133.2, 140.0, 143.6, 150.9, 158.2, 165.0, 172.7, 179.5)
+
+
+def _tempo(y, **kw):
+    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0]
+    o = onset_envelope(y, sample_rate=SR)
+    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms[: len(o)], **kw)
+
+
+@pytest.mark.parametrize("make", [clicks, kicks], ids=["clicks", "kicks"])
+def test_tempo_within_half_a_bpm_across_85_to_180(make):
+    errors = np.array([_tempo(make(bpm)).bpm - bpm for bpm in BPMS])
+    assert np.all(np.abs(errors) <= 0.5), dict(zip(BPMS, np.round(errors, 3)))
+    # librosa's own estimate is quantised to the lag grid: ours must beat it on average.
+    lag_grid = [float(librosa.feature.tempo(onset_envelope=onset_envelope(make(b), sample_rate=SR), sr=SR, hop_length=512)[0]) for b in BPMS[:4]]
+    assert np.mean(np.abs(errors[:4])) < np.mean(np.abs(np.array(lag_grid) - np.array(BPMS[:4])))
+
+
+def test_tempo_from_stored_frames_matches():
+    y = kicks(126.3, 15.0)
+    frames = frame_features(y, sample_rate=SR, config=FrameConfig())
+    o = frames.values[:, frames.names.index("onset_strength")]
+    rms = frames.values[:, frames.names.index("rmse")]
+    t = estimate_tempo(o, frame_rate=SR / frames.hop_length, accent=rms)
+    assert abs(t.bpm - 126.3) <= 0.5
+    assert t.confidence > 0.5
+
+
+def test_octaves_fold_into_the_range_and_are_noted():
+    slow = _tempo(clicks(70.0, 20.0))
+    assert abs(slow.bpm - 140.0) <= 0.5 and slow.octave == 2.0 and "double time" in slow.note
+    fast = _tempo(clicks(210.0, 15.0))
+    assert abs(fast.bpm - 105.0) <= 0.5 and fast.octave == 0.5 and "half time" in fast.note
+    inside = _tempo(clicks(120.0))
+    assert inside.octave == 1.0 and inside.note == ""
+
+
+def test_beat_grid_lands_on_the_kicks_not_the_hats():
+    phase = 0.237
+    for bpm in (95.0, 124.0, 150.0):
+        t = _tempo(kicks(bpm, 15.0, phase=phase, hats=0.3))
+        period = 60.0 / bpm
+        off = (t.first_beat_s - phase + period / 2) % period - period / 2
+        assert abs(off) < 0.020, (bpm, off)  # the onset envelope peaks a little after the attack
+        grid = beat_grid(t, start_s=0.0, end_s=15.0)
+        assert np.allclose(np.diff(grid), t.period_s) and grid[0] < t.period_s and abs(t.bpm - bpm) <= 0.5
+
+
+def test_noise_has_low_confidence(rng):
+    o = np.abs(rng.standard_normal(int(15 * FRAME_RATE)))
+    assert estimate_tempo(o, frame_rate=FRAME_RATE).confidence < 0.2
+
+
+def test_tempo_rejects_short_or_bad_input():
+    with pytest.raises(ParameterError, match="at least 4 s"):
+        estimate_tempo(np.ones(100), frame_rate=FRAME_RATE)
+    with pytest.raises(ParameterError, match="NaN"):
+        estimate_tempo(np.full(1000, np.nan), frame_rate=FRAME_RATE)
+    with pytest.raises(ParameterError, match="bpm_min"):
+        estimate_tempo(np.ones(1000), frame_rate=FRAME_RATE, bpm_min=150, bpm_max=100)
+
+
+def test_energy_is_absolute_and_monotonic():
+    loud = np.full(100, 0.4)
+    busy = energy_of(loud, 120, 15.0)
+    assert busy.level == 10 and busy.energy == pytest.approx(10.0)  # -8 dBFS and 8 onsets/s: the top of both terms
+    assert energy_of(loud * 0.5, 120, 15.0).energy < busy.energy  # 6 dB quieter
+    assert energy_of(loud, 30, 15.0).energy < busy.energy  # fewer onsets
+    quiet = energy_of(np.full(100, 1e-4), 0, 15.0)
+    assert quiet.level == 1 and quiet.loudness_db == pytest.approx(-80.0)
+    # Absolute: the same section scores the same whatever else is in the library.
+    assert energy_of(loud * 0.5, 60, 15.0) == energy_of(loud * 0.5, 60, 15.0)
+
+
+def test_demo_tempo_is_stable_across_sections():
+    table = describe_store(Store(demo_store()))
+    d = table.descriptors
+    for name in ("JDruid-Trip_on_the_Funny_Boat.ogg", "tt1.ogg", "tt2.ogg", "tt4.ogg"):
+        bpm = d.loc[d["name"] == name, "bpm"].to_numpy()
+        track = table.tracks[d.loc[d["name"] == name, "track_id"].iloc[0]].bpm
+        assert len(bpm) >= 4
+        assert np.all(np.abs(bpm / track - 1) < 0.01), (name, track, bpm)
+    funny = d.loc[d["name"].str.startswith("JDruid"), "bpm"].to_numpy()
+    assert np.ptp(funny) < 0.5  # one tempo, to half a BPM, over 12 sections

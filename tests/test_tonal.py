@@ -1,0 +1,81 @@
+"""Key, mode and Camelot codes (engine/tonal.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.config import FrameConfig, MixConfig
+from engine.errors import ParameterError
+from engine.features import frame_features
+from engine.tonal import PROFILES, camelot, camelot_relation, estimate_key, key_name, parse_camelot, section_chroma
+from tests.mix_support import SR, progression
+
+# The Camelot wheel as DJ software prints it.
+CAMELOT = {
+    ("C", "major"): "8B", ("G", "major"): "9B", ("D", "major"): "10B", ("A", "major"): "11B",
+    ("E", "major"): "12B", ("B", "major"): "1B", ("F#", "major"): "2B", ("Db", "major"): "3B",
+    ("Ab", "major"): "4B", ("Eb", "major"): "5B", ("Bb", "major"): "6B", ("F", "major"): "7B",
+    ("A", "minor"): "8A", ("E", "minor"): "9A", ("B", "minor"): "10A", ("F#", "minor"): "11A",
+    ("C#", "minor"): "12A", ("G#", "minor"): "1A", ("Eb", "minor"): "2A", ("Bb", "minor"): "3A",
+    ("F", "minor"): "4A", ("C", "minor"): "5A", ("G", "minor"): "6A", ("D", "minor"): "7A",
+}  # fmt: skip
+PC = {"C": 0, "C#": 1, "Db": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "Ab": 8, "A": 9, "Bb": 10, "B": 11}
+
+
+def test_camelot_mapping_for_all_24_keys():
+    assert len(CAMELOT) == 24
+    for (tonic, mode), code in CAMELOT.items():
+        assert camelot(PC[tonic], mode) == code, (tonic, mode)
+        assert key_name(PC[tonic], mode) == f"{tonic} {mode}"
+    assert len({camelot(t, m) for t in range(12) for m in ("major", "minor")}) == 24
+
+
+def test_camelot_rules():
+    assert camelot_relation("8A", "8A") == "same"
+    assert camelot_relation("8A", "9A") == "+1" and camelot_relation("8A", "7A") == "-1"
+    assert camelot_relation("12B", "1B") == "+1" and camelot_relation("1B", "12B") == "-1"  # the wheel wraps
+    assert camelot_relation("8A", "8B") == "relative"
+    assert camelot_relation("8A", "10A") == "+2"
+    assert camelot_relation("8A", "9B") == "clash" and camelot_relation("8A", "2A") == "clash"
+    assert parse_camelot(" 11b ") == (11, "B")
+    with pytest.raises(ParameterError, match="Camelot"):
+        parse_camelot("13A")
+
+
+@pytest.fixture(scope="module")
+def chords() -> dict:
+    """Chroma of chord progressions in all 24 keys, through the stored-feature pipeline."""
+    out = {}
+    for mode in ("major", "minor"):
+        for tonic in range(12):
+            frames = frame_features(progression(tonic, mode), sample_rate=SR, config=FrameConfig())
+            k = frames.names.index("chroma_0")
+            out[(tonic, mode)] = section_chroma(frames.values[:, k : k + 12], frames.values[:, frames.names.index("rmse")])
+    return out
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_chord_progressions_in_all_24_keys(chords, profile):
+    found = {key: estimate_key(c, profile=profile) for key, c in chords.items()}
+    right = [key for key, k in found.items() if (k.tonic, k.mode) == key]
+    assert len(right) >= 22, f"{profile}: {len(right)}/24 right"
+    if profile == MixConfig().key_profile:
+        assert len(right) == 24  # measured: all 24 with the default profile
+
+
+def test_strength_and_confidence(chords):
+    k = estimate_key(chords[(9, "minor")])
+    assert k.name == "A minor" and k.camelot == "8A"
+    assert 0.5 < k.strength <= 1.0 and 0.0 < k.confidence <= 1.0
+    flat = estimate_key(np.ones(12))
+    assert flat.strength == 0.0 and flat.confidence == 0.0
+
+
+def test_key_errors():
+    with pytest.raises(ParameterError, match="unknown key profile"):
+        estimate_key(np.arange(12.0), profile="nope")
+    with pytest.raises(ParameterError, match="12 finite"):
+        estimate_key(np.arange(11.0))
+    with pytest.raises(ParameterError, match="mode"):
+        camelot(0, "dorian")

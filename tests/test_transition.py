@@ -1,0 +1,106 @@
+"""The beat-matched transition preview (engine/transition.py)."""
+
+from __future__ import annotations
+
+import io
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.errors import ParameterError
+from engine.rhythm import estimate_tempo, onset_envelope
+from engine.transition import render_transition, time_stretch, to_wav_bytes
+from tests.mix_support import FRAME_RATE, SR, kicks
+
+BPM_A, BPM_B = 124.0, 130.0
+
+
+def _tempo(y):
+    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0]
+    o = onset_envelope(y, sample_rate=SR)
+    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms[: len(o)])
+
+
+@pytest.fixture(scope="module")
+def pair():
+    a = kicks(BPM_A, 30.0, phase=0.13, hats=0.1, seed=1)
+    b = kicks(BPM_B, 30.0, phase=0.31, pitch=70.0, hats=0.1, seed=2)  # another kick, another tempo and phase
+    return a, b, _tempo(a), _tempo(b)
+
+
+def _render(pair, **kw):
+    a, b, ta, tb = pair
+    opts = dict(crossfade_bars=4, lead_bars=2, tail_bars=4)
+    opts.update(kw)
+    return render_transition(
+        a, b, sample_rate=SR, bpm_a=ta.bpm, first_beat_a=ta.first_beat_s, bpm_b=tb.bpm, first_beat_b=tb.first_beat_s, **opts
+    )
+
+
+def _tracked_offsets(tr, lo: float, hi: float) -> np.ndarray:
+    """Beat-tracker beats in [lo, hi) of the rendered audio, as signed offsets (s) from A's grid."""
+    o = librosa.onset.onset_strength(y=tr.audio, sr=SR, hop_length=128)
+    _, beats = librosa.beat.beat_track(onset_envelope=o, sr=SR, hop_length=128, bpm=tr.bpm, units="time")
+    beats = beats[(beats >= lo) & (beats < hi)]
+    period = 60.0 / tr.bpm
+    return (beats - tr.beats_s[0] + period / 2) % period - period / 2
+
+
+@pytest.mark.parametrize("stretcher", ["rubberband", "phase-vocoder"])
+def test_length_no_clipping_and_beats_on_a_grid(pair, stretcher):
+    tr = _render(pair, stretcher=stretcher)
+    assert tr.stretcher == stretcher
+    expected = (2 + 4 + 4) * 4 * 60.0 / tr.bpm
+    assert abs(tr.duration_s - expected) < 1.0 / SR + 1e-9
+    assert tr.bpm == pytest.approx(BPM_A, abs=0.5) and tr.stretch == pytest.approx(BPM_A / BPM_B, abs=0.005)
+    assert np.max(np.abs(tr.audio)) <= 0.98 + 1e-6
+    assert tr.crossfade_start_s == pytest.approx(2 * 4 * 60 / tr.bpm, abs=1e-3)
+    # The beat tracker's offset from A's grid while A plays alone is its own latency; once B
+    # plays alone (stretched), its tracked beats must sit at the same place within 20 ms.
+    lead = _tracked_offsets(tr, 0.5, tr.crossfade_start_s)
+    tail = _tracked_offsets(tr, tr.crossfade_end_s + 0.3, tr.duration_s - 0.3)
+    assert len(lead) >= 5 and len(tail) >= 10
+    assert np.ptp(lead) < 0.012  # the tracker is steady on A
+    period = 60.0 / tr.bpm
+    errors = (tail - np.median(lead) + period / 2) % period - period / 2  # phase differences
+    assert np.max(np.abs(errors)) < 0.020, np.round(errors * 1000, 1)
+    # And B's tempo after stretching is A's.
+    assert _tempo(tr.audio[int(tr.crossfade_end_s * SR) :]).bpm == pytest.approx(tr.bpm, abs=0.5)
+
+
+def test_loud_inputs_are_limited_not_clipped(pair):
+    a, b, ta, tb = pair
+    tr = render_transition(
+        a * 4.0, b * 4.0, sample_rate=SR, bpm_a=ta.bpm, first_beat_a=ta.first_beat_s, bpm_b=tb.bpm, first_beat_b=tb.first_beat_s,
+        crossfade_bars=2, lead_bars=1, tail_bars=1, stretcher="phase-vocoder",
+    )  # fmt: skip
+    assert np.max(np.abs(tr.audio)) == pytest.approx(0.98, abs=1e-4)
+
+
+def test_equal_power_crossfade_keeps_the_level(pair):
+    # Two uncorrelated noises at one level: the crossfade keeps the summed power steady.
+    rng = np.random.default_rng(0)
+    a = (0.1 * rng.standard_normal(SR * 20)).astype(np.float32)
+    b = (0.1 * rng.standard_normal(SR * 20)).astype(np.float32)
+    tr = render_transition(a, b, sample_rate=SR, bpm_a=120, first_beat_a=0.0, bpm_b=120, first_beat_b=0.0, crossfade_bars=4, lead_bars=1, tail_bars=1)
+    rms = [np.sqrt(np.mean(tr.audio[i : i + SR // 2] ** 2)) for i in range(0, len(tr.audio) - SR // 2, SR // 2)]
+    assert np.ptp(20 * np.log10(rms)) < 1.5
+
+
+def test_wav_bytes_round_trip(pair):
+    tr = _render(pair, crossfade_bars=1, lead_bars=1, tail_bars=1, stretcher="phase-vocoder")
+    y, sr = sf.read(io.BytesIO(to_wav_bytes(tr.audio, sample_rate=tr.sample_rate)))
+    assert sr == SR and len(y) == len(tr.audio)
+    assert np.max(np.abs(y - tr.audio)) < 1e-4
+
+
+def test_errors(pair):
+    a, b, ta, tb = pair
+    with pytest.raises(ParameterError, match="use fewer bars"):
+        render_transition(a[: SR * 5], b, sample_rate=SR, bpm_a=ta.bpm, first_beat_a=0.1, bpm_b=tb.bpm, first_beat_b=0.1, crossfade_bars=8)
+    with pytest.raises(ParameterError, match="crossfade_bars"):
+        _render(pair, crossfade_bars=0)
+    with pytest.raises(ParameterError, match="stretch rate"):
+        time_stretch(a, sample_rate=SR, rate=3.0)
