@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
-from ui import charts, compute, controls, page, player, state
+from ui import charts, compute, controls, mix, page, player, state
 from ui.library import require_library
 
 page.setup("Classical features")
@@ -26,7 +26,7 @@ try:
     result = compute.clustering(library, analysis, config)
 except EngineError as exc:
     controls.fail(exc)
-frame = compute.cluster_frame(result)
+frame = mix.add_descriptors(compute.cluster_frame(result), library, analysis)  # BPM, key, energy in hovers and tables
 
 st.caption(f"{len(result)} sections of {len(library)} tracks · {controls.describe(config)}. {result.metric_note.capitalize()}.")
 m1, m2, m3, m4 = st.columns(4)
@@ -127,10 +127,16 @@ if result.k >= 2:
 sel = controls.selected_rows(frame, FOCUS)
 if len(sel) > 1:
     st.subheader(f"Your selection: {len(sel)} sections")
-    shown = frame.iloc[sel][["name", "section", "start_s", "end_s", "cluster"]].copy()
+    dj = [c for c in ("bpm", "camelot", "energy_level") if c in frame.columns]
+    shown = frame.iloc[sel][["name", "section", "start_s", "end_s", "cluster", *dj]].copy()
     shown["start"] = shown["start_s"].map(charts.mmss)
     shown["end"] = shown["end_s"].map(charts.mmss)
-    st.dataframe(shown[["name", "section", "start", "end", "cluster"]].rename(columns={"name": "track"}), hide_index=True, width="stretch")
+    st.dataframe(
+        shown[["name", "section", "start", "end", "cluster", *dj]].rename(columns={"name": "track", "bpm": "BPM", "camelot": "key (Camelot)", "energy_level": "energy"}),
+        hide_index=True,
+        width="stretch",
+        column_config={"BPM": st.column_config.NumberColumn(format="%.1f")},
+    )
 
 # ----------------------------------------------------------------------------- more views
 # tabs run lazily: only the open one is computed, so changing k or the method never waits for a k sweep

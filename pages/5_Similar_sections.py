@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 from engine.similar import METRICS
-from ui import charts, compute, controls, downloads, page, player
+from ui import charts, compute, controls, mix, downloads, page, player
 from ui.library import require_library
 
 page.setup("Similar sections")
@@ -24,7 +24,7 @@ try:
     result = compute.clustering(library, analysis, config)
 except EngineError as exc:
     controls.fail(exc)
-frame = compute.cluster_frame(result)
+frame = mix.add_descriptors(compute.cluster_frame(result), library, analysis)  # BPM, key, energy in hovers and tables
 FOCUS = "similar"
 
 with st.sidebar:
@@ -107,6 +107,9 @@ listing = pd.DataFrame(
         "cluster": found["cluster"].astype(int),
     }
 )
+for col, label in (("bpm", "BPM"), ("camelot", "key (Camelot)"), ("energy_level", "energy")):
+    if col in frame.columns:  # tempo, key and energy of each neighbour, for a DJ
+        listing[label] = frame[col].to_numpy()[nb.rows]
 picked = st.dataframe(
     listing,
     hide_index=True,
@@ -114,7 +117,10 @@ picked = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     key="sim_table",
-    column_config={"distance": st.column_config.NumberColumn(help=f"{metric} distance on the {config.scaler}-scaled features; smaller is closer")},
+    column_config={
+        "distance": st.column_config.NumberColumn(help=f"{metric} distance on the {config.scaler}-scaled features; smaller is closer"),
+        "BPM": st.column_config.NumberColumn(format="%.1f"),
+    },
 )
 st.caption(f"Distances: {metric} on the same features and scaling as the clustering ({controls.describe(config)}).")
 chosen = picked.selection.rows[0] if picked and picked.selection.rows else 0

@@ -102,8 +102,16 @@ def cluster_scatter(
     fig = go.Figure()
     labels = frame["cluster"].to_numpy()
     when = [f"{mmss(a)}–{mmss(b)}" for a, b in zip(frame["start_s"], frame["end_s"])]
+    # tempo, key and energy, when the page added them (ui.mix.add_descriptors)
+    if {"bpm", "camelot", "key_short", "energy_level"} <= set(frame.columns):
+        dj = [
+            "" if pd.isna(b) else f"<br>{b:.1f} BPM · {k} ({c}) · energy {int(e)}/10"
+            for b, k, c, e in zip(frame["bpm"], frame["key_short"], frame["camelot"], frame["energy_level"].fillna(0))
+        ]
+    else:
+        dj = [""] * len(frame)
     custom = np.column_stack(
-        [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels]
+        [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels, np.array(dj)]
     )
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
@@ -118,7 +126,7 @@ def cluster_scatter(
                 hovertemplate=(
                     "<b>%{customdata[1]}</b><br>"
                     + what
-                    + " %{customdata[2]} · %{customdata[3]}<br>cluster %{customdata[4]}<extra></extra>"
+                    + " %{customdata[2]} · %{customdata[3]}%{customdata[5]}<br>cluster %{customdata[4]}<extra></extra>"
                 ),
             )
         )

@@ -15,6 +15,7 @@ PAGES = (
     ("pages/4_Compare_methods.py", "Compare methods", ":material/compare_arrows:"),
     ("pages/5_Similar_sections.py", "Similar sections", ":material/queue_music:"),
     ("pages/6_Review.py", "Review", ":material/rate_review:"),
+    ("pages/7_Mix.py", "Mix", ":material/equalizer:"),
 )
 
 
