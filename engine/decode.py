@@ -202,26 +202,38 @@ def decode_file(
 
 
 def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int) -> np.ndarray:
-    """Read every block, mix to mono, resample as a stream; return float32."""
+    """Read every block, mix to mono, resample as a stream; return float32.
+
+    Runs of all-zero output blocks are kept as counts, not arrays, so a long
+    silent file is refused as ``silent`` without ever holding its samples.
+    """
     resampler = None if native_sr == sample_rate else soxr.ResampleStream(native_sr, sample_rate, 1, dtype="float32", quality="HQ")
-    parts: list[np.ndarray] = []
+    parts: list[np.ndarray | int] = []  # an int is that many zero samples
     nonfinite = False
+
+    def keep(out: np.ndarray) -> None:
+        parts.append(out if out.any() else int(out.size))
+
     try:
         for block in snd.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
             mono = _mix_down(block)
             if not np.isfinite(mono).all():
                 nonfinite = True  # soxr would smear NaN over neighbours: report it as such
                 mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
-            parts.append(mono if resampler is None else resampler.resample_chunk(mono))
+            keep(mono if resampler is None else resampler.resample_chunk(mono))
         if resampler is not None:
-            parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            keep(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise DecodeError(label, "truncated", f"decoding stopped part-way ({_short(exc)})") from exc
     if nonfinite:
         raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
-    if not parts:
+    if sum(p if isinstance(p, int) else p.size for p in parts) == 0:
         return np.zeros(0, np.float32)
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+    if all(isinstance(p, int) for p in parts):
+        raise DecodeError(label, "silent", "the audio is digital silence throughout")
+    return np.ascontiguousarray(
+        np.concatenate([np.zeros(p, np.float32) if isinstance(p, int) else p for p in parts]), dtype=np.float32
+    )
 
 
 def _mix_down(block: np.ndarray) -> np.ndarray:

@@ -260,7 +260,8 @@ class Store:
     def frame_track_ids(self, frame_digest: str) -> list[str]:
         """Track ids that have frames under ``frame_digest``."""
         folder = self.root / "frames" / frame_digest
-        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+        # a write cut short (a killed process) can leave a ".tmp-*.parquet" beside them: never a track
+        return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
 
     # -- sections ----------------------------------------------------------
     def _sections_path(self, track_id: str, section_digest: str) -> Path:
@@ -320,7 +321,10 @@ class Store:
             config = self.last_config()
             if config is None:
                 raise StoreError(f"{self.root} holds no analysis yet; run `python -m engine analyze` first")
-        ids = list(track_ids) if track_ids is not None else self.frame_track_ids(config.frames.digest())
+        if track_ids is not None:
+            ids = list(track_ids)
+        else:  # frames whose track record is missing are a write cut short (frames are written first)
+            ids = [t for t in self.frame_track_ids(config.frames.digest()) if self._track_path(t).exists()]
         digest = config.section_digest()
         parts = []
         for tid in ids:
@@ -434,7 +438,7 @@ class Store:
             folder = self.root / kind
             if not folder.exists():
                 return {}
-            return {d.name: len(list(d.glob("*.parquet"))) for d in sorted(folder.iterdir()) if d.is_dir()}
+            return {d.name: sum(not p.name.startswith(".") for p in d.glob("*.parquet")) for d in sorted(folder.iterdir()) if d.is_dir()}
 
         size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
         last = self.last_config()
