@@ -38,6 +38,7 @@ from . import state
 
 _UPLOAD_CHUNK = 1 << 20  # bytes per write when saving an upload
 _MAX_PART = 120  # characters kept of one path component
+_MAX_PART_BYTES = 200  # UTF-8 bytes kept of one component (file systems allow 255)
 
 
 def data_dir() -> Path:
@@ -76,7 +77,8 @@ def safe_relative_path(name: str) -> str:
 
     Backslashes become slashes; control characters, empty, ``.`` and ``..``
     components and leading slashes (absolute paths, drive letters' colons)
-    are dropped or replaced; each component is trimmed to 120 characters.
+    are dropped or replaced; each component is trimmed to 120 characters and
+    200 UTF-8 bytes, keeping its extension (so ``.wav`` still says audio).
 
     >>> safe_relative_path("../../etc/passwd")
     'etc/passwd'
@@ -89,8 +91,21 @@ def safe_relative_path(name: str) -> str:
     for part in text.split("/"):
         part = re.sub(r'[<>:"|?*]', "_", part.strip()).rstrip(" .")
         if part and part not in (".", ".."):
-            parts.append(part[:_MAX_PART])
+            parts.append(_trim(part))
     return "/".join(parts) or "upload"
+
+
+def _trim(part: str) -> str:
+    """``part`` cut to the component limits, its extension (up to 16 characters) kept."""
+    stem, dot, ext = part.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = part, ""
+    else:
+        ext = "." + ext
+    stem = stem[: _MAX_PART - len(ext)]
+    while stem and len((stem + ext).encode("utf-8")) > _MAX_PART_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") + ext) if stem.rstrip(" .") else (ext or "upload")
 
 
 @dataclass(frozen=True)
