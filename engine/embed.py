@@ -59,6 +59,7 @@ __all__ = [
     "embed_inputs",
     "pool",
     "pool_to_sections",
+    "piece_sections",
     "cluster_tags",
     "describe_clusters",
 ]
@@ -449,13 +450,36 @@ def embed(y: np.ndarray, *, sample_rate: int, config: EmbedConfig, track_id: str
 # ---------------------------------------------------------------------------
 
 
+def piece_sections(piece_start: np.ndarray, piece_end: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:
+    """The section each piece belongs to: the one with ``start <= centre < end``.
+
+    Parameters
+    ----------
+    piece_start, piece_end : np.ndarray [shape=(n_pieces,)]
+        Seconds each piece covers.
+    start_s, end_s : np.ndarray [shape=(n_sections,)]
+        Section bounds in seconds (non-overlapping, as :func:`engine.segment.segment` cuts them).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_pieces,)]
+        int64 section index, ``-1`` for a piece whose centre lies in no section.
+    """
+    centre = (np.asarray(piece_start, np.float64) + np.asarray(piece_end, np.float64)) / 2.0
+    section = np.full(centre.shape[0], -1, dtype=np.int64)
+    for j, (a, b) in enumerate(zip(start_s, end_s)):
+        section[(centre >= a) & (centre < b)] = j
+    return section
+
+
 def _section_members(
     piece_start: np.ndarray, piece_end: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
 ) -> tuple[list[np.ndarray], np.ndarray]:
     centre = (piece_start + piece_end) / 2.0
+    section = piece_sections(piece_start, piece_end, start_s, end_s)
     members, counts = [], np.zeros(start_s.shape[0], dtype=np.int64)
     for j, (a, b) in enumerate(zip(start_s, end_s)):
-        idx = np.flatnonzero((centre >= a) & (centre < b))
+        idx = np.flatnonzero(section == j)
         counts[j] = idx.size
         if idx.size == 0 and centre.size:
             overlap = np.minimum(piece_end, b) - np.maximum(piece_start, a)

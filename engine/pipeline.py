@@ -381,7 +381,7 @@ def embed_library(
     ModelError
         When the model's weights are missing (never runs random weights).
     """
-    from .embed import embed, load_model
+    from .embed import embed, load_model, piece_sections
 
     if config.model == "none":
         raise ParameterError("embedding model 'none' computes no embeddings")
@@ -411,17 +411,14 @@ def embed_library(
             continue
         n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
         seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=tid)
-        centre = (got["start_s"] + got["end_s"]) / 2.0
-        section = np.full(centre.shape[0], -1, dtype=np.int64)
-        for s_id, a, b in zip(seg.section, seg.start_s, seg.end_s):
-            section[(centre >= a) & (centre < b)] = s_id
+        section = piece_sections(got["start_s"], got["end_s"], seg.start_s, seg.end_s)
         metas.append(
             pd.DataFrame(
                 {
                     "track_id": tid,
                     "name": name,
                     "section": section,
-                    "piece": np.arange(centre.shape[0], dtype=np.int64),
+                    "piece": np.arange(section.shape[0], dtype=np.int64),
                     "start_s": got["start_s"],
                     "end_s": got["end_s"],
                 }
