@@ -84,7 +84,11 @@ def k_sweep_for(library: Library, analysis: AnalysisConfig, config: ClusterConfi
 @st.cache_data(max_entries=16, show_spinner=False)
 def projection(library: Library, analysis: AnalysisConfig, config: ClusterConfig, method: str) -> Projection:
     """The clustering's sections (and centroids) in 2-D."""
-    result = clustering(library, analysis, config)
+    return project_for_map(clustering(library, analysis, config), method)
+
+
+def project_for_map(result: ClusterResult, method: str) -> Projection:
+    """Project a clustering for the map, with t-SNE perplexity and UMAP neighbours sized to a small library."""
     kwargs = {}
     if method == "tsne":
         kwargs["perplexity"] = float(min(30.0, max(2.0, (len(result) - 1) / 3)))

@@ -19,7 +19,7 @@ from engine.cluster import ClusterResult, cluster
 from engine.config import AnalysisConfig, ClusterConfig, EmbedConfig
 from engine.errors import EngineError, ModelError
 from engine.neural import EmbeddingTable, cluster_gradcam, embedding_table
-from engine.project import Projection, project
+from engine.project import Projection
 from engine.records import PieceTable
 from engine.store import Store, pieces_key
 
@@ -120,13 +120,7 @@ def clustering(library: Library, analysis: AnalysisConfig, config: EmbedConfig, 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def projection(library: Library, analysis: AnalysisConfig, config: EmbedConfig, level: str, cconfig: ClusterConfig, method: str) -> Projection:
-    result = clustering(library, analysis, config, level, cconfig)
-    kwargs = {}
-    if method == "tsne":
-        kwargs["perplexity"] = float(min(30.0, max(2.0, (len(result) - 1) / 3)))
-    if method == "umap":
-        kwargs["n_neighbors"] = int(min(15, len(result) - 1))
-    return project(result, method=method, **kwargs)
+    return compute.project_for_map(clustering(library, analysis, config, level, cconfig), method)
 
 
 def heatmaps(library: Library, analysis: AnalysisConfig, config: EmbedConfig, level: str, cconfig: ClusterConfig, per_cluster: int):
