@@ -50,6 +50,7 @@ views = (
     ("pages/4_Compare_methods.py", "Compare methods", "Where the classical and neural clusterings agree, section by section."),
     ("pages/5_Similar_sections.py", "Similar sections", "Pick a section, get the closest ones across the library as a playlist."),
     ("pages/6_Review.py", "Review", "Listen and mark assigned clusters right or wrong; your judgements are saved."),
+    ("pages/7_Mix.py", "Mix", "Tempo, key and energy of a section, what mixes well after it, and a transition to hear."),
 )
 for path, label, blurb in views:
     icon = next(i for p, _, i in page.PAGES if p == path)
