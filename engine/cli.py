@@ -16,7 +16,7 @@ from typing import Sequence
 from .config import AggregateConfig, AnalysisConfig, DecodeConfig, preset
 from .errors import EngineError, ParameterError
 
-__all__ = ["main", "build_parser", "default_store_dir"]
+__all__ = ["main", "build_parser", "default_store_dir", "store_options"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -35,14 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="decode files and store their features (default: the demo library)")
     p.add_argument("sources", nargs="*", metavar="FOLDER_OR_FILE", help="folders and files (default: the bundled demo library)")
-    p.add_argument("--out", type=Path, default=None, help="store folder (default: $CRATEMAP_STORE or .cratemap/store)")
+    p.add_argument("--out", default=None, metavar="STORE", help="store folder or fsspec URL, e.g. s3://bucket/crate (default: $CRATEMAP_STORE or .cratemap/store)")
+    _add_store_options(p)
     p.add_argument("--preset", choices=("default", "thesis"), default="default", help="feature preset (default: default)")
     p.add_argument("--section-seconds", type=float, default=None, help="section length, 1-60 s (default 15)")
     p.add_argument("--aggregate", choices=("median", "mean"), default=None, help="how frames become a section value")
     p.add_argument("--with-std", action="store_true", help="add a standard-deviation column per feature")
     p.add_argument("--select", choices=("all", "energy", "thesis"), default=None, help="representative-section rule")
     p.add_argument("--max-file-mb", type=float, default=None, help="refuse files larger than this (default 500)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+    dist = p.add_mutually_exclusive_group()
+    dist.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run each file as a task on this Dask scheduler (e.g. tcp://10.0.0.5:8786)")
+    dist.add_argument("--dask-workers", type=int, default=None, metavar="N", help="start a Dask LocalCluster of N worker processes here")
     p.add_argument(
         "--embedding",
         choices=("musicnn", "musicnn-mtt", "msd-vgg", "vggish", "none"),
@@ -55,13 +59,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("info", help="print what a store holds")
-    p.add_argument("store", type=Path, nargs="?", default=None, help="store folder (default: $CRATEMAP_STORE or .cratemap/store)")
+    p.add_argument("store", nargs="?", default=None, help="store folder or fsspec URL (default: $CRATEMAP_STORE or .cratemap/store)")
+    _add_store_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
 
     for module in _extra_command_modules():
         module.register(sub)
     return parser
+
+
+def _add_store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store-options",
+        default=None,
+        metavar="JSON",
+        help='fsspec options for a store URL, e.g. \'{"client_kwargs": {"endpoint_url": "http://minio:9000"}}\' (else $CRATEMAP_STORE_OPTIONS)',
+    )
+
+
+def store_options(text: str | None) -> dict:
+    """fsspec storage options from ``--store-options`` or ``$CRATEMAP_STORE_OPTIONS`` (a JSON object).
+
+    Raises
+    ------
+    ParameterError
+        If the text is not a JSON object.
+    """
+    if text is None:
+        from .store import env_storage_options
+
+        return env_storage_options()
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ParameterError(f"--store-options must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"--store-options must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _extra_command_modules():
@@ -103,7 +140,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     inputs, skipped = collect_inputs(sources)
     if not inputs:
         raise ParameterError(f"no audio files found in {', '.join(map(str, sources))}")
-    store = Store(args.out or default_store_dir())
+    store = Store(args.out or default_store_dir(), storage_options=store_options(args.store_options))
+    if (args.scheduler or args.dask_workers) and args.embedding != "none":
+        raise ParameterError("--embedding runs on this machine; analyse on the cluster first, then embed without --scheduler/--dask-workers")
     embed_config = None
     if args.embedding != "none":
         from .config import EmbedConfig
@@ -124,7 +163,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"{p.name[-40:]} ({rt})")
         bar.update(1)
 
-    result = analyze(inputs, store=store, config=config, jobs=args.jobs, progress=on_progress)
+    cluster_line = None
+    if args.scheduler or args.dask_workers is not None:
+        from .distributed import cluster_summary, dask_client
+
+        with dask_client(scheduler=args.scheduler, workers=args.dask_workers) as client:
+            cluster_line = cluster_summary(client)
+            result = analyze(inputs, store=store, config=config, client=client, progress=on_progress)
+    else:
+        result = analyze(inputs, store=store, config=config, jobs=args.jobs, progress=on_progress)
     if bar is not None:
         bar.close()
     embed_errors = []
@@ -148,7 +195,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     n_selected = int(result.sections.meta["selected"].sum()) if result.sections is not None else 0
     decoded_s = sum(t.duration_s for t in result.tracks if t.track_id not in set(result.from_store))
     speed = f"{decoded_s / result.wall_s:.0f}x real time" if decoded_s and result.wall_s > 0 else "all from the store"
-    print(f"store        {store.root}")
+    print(f"store        {store.url}")
+    if cluster_line:
+        print(f"dask         {cluster_line}")
     print(f"config       {config.digest()} (preset {args.preset}, {config.segment.section_seconds:g}-s sections)")
     print(f"tracks       {len(result.tracks)} ({len(result.from_store)} already in the store)")
     print(f"sections     {n_sections} ({n_selected} representative, rule {config.select.rule})")
@@ -168,10 +217,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from .store import Store
 
-    root = args.store or default_store_dir()
-    if not Path(root).is_dir():
+    root = str(args.store or default_store_dir())
+    if "://" not in root and not Path(root).is_dir():
         raise ParameterError(f"no store at {root}")
-    info = Store(root).info()
+    info = Store(root, storage_options=store_options(args.store_options)).info()
     if args.json:
         print(json.dumps(info, indent=1))
         return EXIT_OK

@@ -94,9 +94,11 @@ def _open(args: argparse.Namespace, config: MixConfig):
     from .mix import describe_store
     from .store import Store
 
-    if not Path(args.store).is_dir():
+    from .store import env_storage_options
+
+    if "://" not in str(args.store) and not Path(args.store).is_dir():
         raise ParameterError(f"no store at {args.store}")
-    store = Store(args.store)
+    store = Store(args.store, storage_options=env_storage_options())
     return store, describe_store(store, config=config)
 
 

@@ -371,7 +371,7 @@ def describe_store(
     if analysis is None:
         analysis = store.last_config()
         if analysis is None:
-            raise StoreError(f"{store.root} holds no analysis yet; run `python -m engine analyze` first")
+            raise StoreError(f"{store.url} holds no analysis yet; run `python -m engine analyze` first")
     sections = store.load_sections(analysis, track_ids=track_ids)
     frame_digest, section_digest = analysis.frames.digest(), analysis.section_digest()
     tkey, skey = _track_key(frame_digest, config), _section_key(section_digest, config)

@@ -34,6 +34,7 @@ __all__ = [
     "Progress",
     "collect_inputs",
     "analyze",
+    "open_library",
     "sections_from_frames",
     "embed_library",
     "DEMO_DIR",
@@ -152,7 +153,7 @@ def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfi
     return SectionTable(meta=meta, values=np.asarray(values, np.float64), names=tuple(names), config_digest=config.section_digest())
 
 
-def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store_root: str):
+def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
     """Decode and describe one file into the store. Runs in a worker process or inline.
 
     BLAS runs on one thread here, always: parallelism is across files, and
@@ -161,10 +162,10 @@ def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, st
     Returns the Track, or a FileError.
     """
     with threadpool_limits(1):
-        return _analyse_one_unlimited(path, name, track_id, config, store_root)
+        return _analyse_one_unlimited(path, name, track_id, config, store)
 
 
-def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store_root: str):
+def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
     try:
         audio = decode_file(
             path,
@@ -175,9 +176,12 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
             track_id=track_id,
         )
         frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
-        store = Store(store_root)
         store.put_frames(frames, config=config.frames)
-        store.put_track(audio.track)
+        # the sections too, here in the worker: the driver then only reads small files
+        table = sections_from_frames(frames, name, config=config)
+        if len(table):
+            store.put_sections(table, config=config)
+        store.put_track(audio.track)  # last: a track record means its frames are complete
         return audio.track
     except DecodeError as exc:
         return FileError(exc.name, exc.reason, exc.detail)
@@ -185,6 +189,24 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
         return FileError(name, "error", str(exc))
     except MemoryError:
         return FileError(name, "error", "ran out of memory while analysing this file")
+
+
+def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store):
+    """One distributed task: hash the file, answer from the store when it can, else analyse it.
+
+    Hashing runs on the worker, beside the decoding, so the driver never reads
+    the library's bytes. Returns ``(status, track_id, Track or FileError)``
+    with status ``"analysed"``, ``"cached"`` or ``"error"``.
+    """
+    try:
+        tid = file_digest(path)
+    except DecodeError as exc:
+        return "error", "", FileError(name, exc.reason, exc.detail)
+    stored = store.track(tid)
+    if stored is not None and store.has_frames(tid, config.frames.digest()):
+        return "cached", tid, stored
+    result = _analyse_one(path, name, tid, config, store)
+    return ("error" if isinstance(result, FileError) else "analysed"), tid, result
 
 
 def _warm_up_kernels(config: AnalysisConfig) -> None:
@@ -206,6 +228,7 @@ def analyze(
     store: Store,
     config: AnalysisConfig = AnalysisConfig(),
     jobs: int = 1,
+    client=None,
     progress: Callable[[Progress], None] | None = None,
 ) -> BatchResult:
     """Analyse files into ``store`` and return the library's section table.
@@ -220,7 +243,13 @@ def analyze(
     config : AnalysisConfig
         Every setting.
     jobs : int
-        Worker processes (1 = inline). Each worker uses one BLAS thread.
+        Worker processes on this machine (1 = inline). Each uses one BLAS thread.
+    client : distributed.Client, optional
+        Run each file as a task on this Dask cluster instead (``jobs`` is then
+        ignored; see :mod:`engine.distributed`). Every worker must be able to
+        read the input paths and reach ``store`` (a shared folder or an
+        object-store URL). A worker that dies loses only the file it was on:
+        Dask runs that task again elsewhere.
     progress : callable, optional
         Called with a :class:`Progress` after each file.
 
@@ -249,6 +278,7 @@ def analyze(
     cached: list[str] = []
     tracks: dict[str, Track] = {}
     frame_digest = config.frames.digest()
+    store.clean_partial()  # temporary files of writers killed over an hour ago
 
     def report(name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
         nonlocal done
@@ -256,29 +286,13 @@ def analyze(
         if progress is not None:
             progress(Progress(done, total, name, status, audio_s, file_wall, time.perf_counter() - t0, detail))
 
-    for item in items:
-        t_file = time.perf_counter()
-        try:
-            tid = file_digest(item.path)
-        except DecodeError as exc:
-            errors.append(FileError(item.name, exc.reason, exc.detail))
-            report(item.name, "error", 0.0, time.perf_counter() - t_file, exc.detail)
-            continue
-        if tid in first_name:
-            duplicates.append((item.name, first_name[tid]))
-            report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {first_name[tid]}")
-            continue
-        first_name[tid] = item.name
-        stored = store.track(tid)
-        if stored is not None and store.has_frames(tid, frame_digest):
-            # remember this name too, and where the file is now (embedding and playback read it)
-            stored = dataclasses.replace(stored, path=item.path)
-            store.put_track(stored, names=[item.name])
-            tracks[tid] = stored
-            cached.append(tid)
-            report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
-        else:
-            todo.append((item, tid))
+    def answer_from_store(item: InputFile, tid: str, stored: Track, file_wall: float) -> None:
+        # remember this name too, and where the file is now (embedding and playback read it)
+        stored = dataclasses.replace(stored, path=item.path)
+        store.put_track(stored, names=[item.name])
+        tracks[tid] = stored
+        cached.append(tid)
+        report(item.name, "cached", stored.duration_s, file_wall)
 
     def settle(item: InputFile, tid: str, result, file_wall: float) -> None:
         if isinstance(result, FileError):
@@ -288,25 +302,73 @@ def analyze(
             tracks[tid] = result
             report(item.name, "analysed", result.duration_s, file_wall)
 
-    if jobs == 1 or len(todo) <= 1:
-        for item, tid in todo:
-            t_file = time.perf_counter()
-            settle(item, tid, _analyse_one(item.path, item.name, tid, config, str(store.root)), time.perf_counter() - t_file)
+    if client is not None:
+        from .distributed import run_tasks, task_failure
+
+        # The workers hash the files; the driver sorts out duplicates in input order afterwards.
+        seen_tid: dict[str, InputFile] = {}
+        outcomes: dict[int, tuple[str, str, object]] = {}
+        tasks = [(item.path, item.name, config, store) for item in items]
+        for i, outcome, file_wall in run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, config)):
+            item = items[i]
+            if isinstance(outcome, BaseException):  # the task itself failed (or killed every worker it ran on)
+                outcome = ("error", "", FileError(item.name, "error", task_failure(outcome)))
+            status, tid, result = outcome
+            outcomes[i] = (status, tid, result)
+            if status == "error":
+                settle(item, tid, result, file_wall)
+            elif tid in seen_tid:
+                report(item.name, "duplicate", 0.0, file_wall, f"same audio as {seen_tid[tid].name}")
+            else:
+                seen_tid[tid] = item
+                if status == "cached":
+                    answer_from_store(item, tid, result, file_wall)
+                else:
+                    settle(item, tid, result, file_wall)
+        for i in sorted(outcomes):  # duplicates and first names by input order, whichever finished first
+            status, tid, _ = outcomes[i]
+            if status == "error":
+                continue
+            if tid in first_name:
+                duplicates.append((items[i].name, first_name[tid]))
+            else:
+                first_name[tid] = items[i].name
     else:
-        _warm_up_kernels(config)
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            started = time.perf_counter()
-            futures = {
-                pool.submit(_analyse_one, item.path, item.name, tid, config, str(store.root)): (item, tid)
-                for item, tid in todo
-            }
-            for fut in as_completed(futures):
-                item, tid = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
-                    result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
-                settle(item, tid, result, time.perf_counter() - started)
+        for item in items:
+            t_file = time.perf_counter()
+            try:
+                tid = file_digest(item.path)
+            except DecodeError as exc:
+                errors.append(FileError(item.name, exc.reason, exc.detail))
+                report(item.name, "error", 0.0, time.perf_counter() - t_file, exc.detail)
+                continue
+            if tid in first_name:
+                duplicates.append((item.name, first_name[tid]))
+                report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {first_name[tid]}")
+                continue
+            first_name[tid] = item.name
+            stored = store.track(tid)
+            if stored is not None and store.has_frames(tid, frame_digest):
+                answer_from_store(item, tid, stored, time.perf_counter() - t_file)
+            else:
+                todo.append((item, tid))
+
+        if jobs == 1 or len(todo) <= 1:
+            for item, tid in todo:
+                t_file = time.perf_counter()
+                settle(item, tid, _analyse_one(item.path, item.name, tid, config, store), time.perf_counter() - t_file)
+        else:
+            _warm_up_kernels(config)
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                started = time.perf_counter()
+                futures = {pool.submit(_analyse_one, item.path, item.name, tid, config, store): (item, tid) for item, tid in todo}
+                for fut in as_completed(futures):
+                    item, tid = futures[fut]
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
+                        result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
+                    settle(item, tid, result, time.perf_counter() - started)
 
     ok_ids = [tid for tid in first_name if tid in tracks]
     sections = None
@@ -334,6 +396,51 @@ def analyze(
         from_store=tuple(cached),
     )
 
+
+def open_library(store: Store, *, config: AnalysisConfig | None = None) -> BatchResult:
+    """Everything an existing store holds, as an analysis result, without reading any audio.
+
+    Parameters
+    ----------
+    store : Store
+        A store written by :func:`analyze` (here or on a cluster).
+    config : AnalysisConfig, optional
+        Section settings; default: those of the store's last analysis. Sections
+        missing for them are aggregated from the stored frames.
+
+    Returns
+    -------
+    BatchResult
+        Every track with frames under ``config`` (all marked ``from_store``);
+        tracks too short for one section are listed as errors.
+
+    Raises
+    ------
+    StoreError
+        If the store holds no analysis, or no tracks for ``config``.
+    """
+    t0 = time.perf_counter()
+    if config is None:
+        config = store.last_config()
+        if config is None:
+            raise StoreError(f"{store.url} holds no analysis yet; run `python -m engine analyze` first")
+    by_id = {t.track_id: t for t in store.tracks()}
+    ids = [tid for tid in store.frame_track_ids(config.frames.digest()) if tid in by_id]
+    if not ids:
+        raise StoreError(f"{store.url} holds no tracks analysed with these decoding and STFT settings")
+    sections = store.load_sections(config, track_ids=ids)
+    with_rows = set(sections.meta["track_id"])
+    errors = tuple(FileError(by_id[t].name, "too-short", "shorter than one section at these settings") for t in ids if t not in with_rows)
+    ok = tuple(by_id[t] for t in ids if t in with_rows)
+    return BatchResult(
+        tracks=ok,
+        errors=errors,
+        duplicates=(),
+        sections=sections,
+        seconds_of_audio=float(sum(t.duration_s for t in ok)),
+        wall_s=time.perf_counter() - t0,
+        from_store=tuple(t.track_id for t in ok),
+    )
 
 
 def embed_library(

@@ -1,6 +1,6 @@
-"""The on-disk result store: Parquet tables keyed by track and config digest.
+"""The result store: Parquet tables keyed by track and config digest, in a folder or at any fsspec URL.
 
-Layout of a store folder::
+Layout of a store (a local folder, or a prefix such as ``s3://bucket/crate``)::
 
     cratemap-store.json                    format version, last analysis config
     tracks/<track_id>.json                 the Track record and every name it was seen under
@@ -10,10 +10,17 @@ Layout of a store folder::
 
 Each file holds one track, so a finished track is never rewritten, an
 interrupted analysis keeps every track it finished, and a rerun skips them.
-Every write goes to a temporary file in the same folder and is renamed into
-place (atomic on POSIX), so a reader never sees half a file. Each Parquet file
-carries its config (JSON), the config digest and the library versions in its
-schema metadata.
+Many writers (worker processes, worker machines) can share one store: each
+writes only its own tracks' files, under keys that two writers of the same
+track would fill with the same bytes, so there is never a duplicate.
+
+Every write is atomic. In a local folder it goes to a temporary file in the
+same folder and is renamed into place (atomic on POSIX); on object stores
+(S3, GCS, Azure) a file is one PUT, which readers see whole or not at all; on
+other fsspec filesystems a temporary file is moved into place. A writer killed
+mid-write leaves at most a ``.tmp-*`` file, which no listing counts and
+:meth:`Store.clean_partial` removes. Each Parquet file carries its config
+(JSON), the config digest and the library versions in its schema metadata.
 
 Caching decisions, written where they are made:
 
@@ -30,8 +37,10 @@ import json
 import os
 import tempfile
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -50,11 +59,16 @@ from .config import (
 from .errors import StoreError
 from .records import FrameTable, SectionTable, Track
 
-__all__ = ["Store", "open_store", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
+__all__ = ["Store", "open_store", "env_storage_options", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
 
 STORE_FORMAT = 1
 _MANIFEST = "cratemap-store.json"
 SECTION_META_COLUMNS = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
+_TMP_PREFIX = ".tmp-"
+#: fsspec protocols whose single PUT is atomic (a reader sees the whole object or none): no temporary file needed.
+_ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss", "r2"})
+#: Reads of many small per-track files go through this many threads (object stores answer each in tens of ms).
+_READ_THREADS = 16
 
 
 def _versions() -> dict[str, str]:
@@ -86,7 +100,7 @@ def config_from_dict(d: dict[str, Any]) -> AnalysisConfig:
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -98,58 +112,220 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _atomic_write_table(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _table_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
 
 
-def _read_table(path: Path, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
-    """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
-    try:
-        table = pq.read_table(path)
-        return table, json.loads(table.schema.metadata[b"cratemap"])
-    except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as exc:
-        raise StoreError(f"{what} of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+def _is_local_url(root: str) -> bool:
+    return "://" not in root or root.startswith("file://") or root.startswith("local://")
 
 
 class Store:
-    """A result store in a local folder (created when missing).
+    """A result store in a local folder or at any fsspec URL (created when missing).
 
     Parameters
     ----------
     root : str or os.PathLike
-        The store folder.
+        The store: a folder path, or a URL fsspec understands (``file://``,
+        ``s3://bucket/prefix`` with s3fs installed, ``gs://`` with gcsfs,
+        ``memory://`` for one process, ...).
+    storage_options : mapping, optional
+        Passed to the fsspec filesystem (credentials, ``client_kwargs`` with
+        an ``endpoint_url`` ...). Workers given the same URL and options
+        write to the same place.
 
     Raises
     ------
     StoreError
-        If the folder cannot be created or holds a store of another format.
+        If the folder cannot be created, the URL's filesystem is not
+        installed, or it holds a store of another format.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the store folder {self.root} ({exc.strerror or exc})") from exc
+    def __init__(self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
+        text = os.fspath(root)
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
+        self.is_local = _is_local_url(text)
+        if self.is_local:
+            local = text.split("://", 1)[1] if "://" in text else text
+            self._root = Path(local).expanduser()
+            self.url = text if "://" in text else str(self._root)
+            self.fs = None
+            self._base = str(self._root)
+            try:
+                self._root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store folder {self._root} ({exc.strerror or exc})") from exc
+        else:
+            import fsspec  # lazy: only URLs need it
+
+            try:
+                self.fs, path = fsspec.core.url_to_fs(text, **self.storage_options)
+            except (ImportError, ValueError) as exc:
+                raise StoreError(f"cannot open the store {text}: {exc}") from exc
+            self._root = None
+            self.url = text.rstrip("/")
+            self._base = path.rstrip("/")
+            self._atomic_put = bool(set(_as_tuple(self.fs.protocol)) & _ATOMIC_PUT)
+            try:
+                self.fs.makedirs(self._base, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store {self.url} ({exc})") from exc
         manifest = self._read_manifest()
         if manifest.get("format", STORE_FORMAT) != STORE_FORMAT:
-            raise StoreError(f"{self.root} holds a store of format {manifest.get('format')}, this CrateMap reads {STORE_FORMAT}")
+            raise StoreError(f"{self.url} holds a store of format {manifest.get('format')}, this CrateMap reads {STORE_FORMAT}")
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def __reduce__(self):  # a store travels to worker processes as its URL and options
+        return (_reopen, (self.url, self.storage_options))
+
+    @property
+    def root(self) -> Path:
+        """The store folder, for a local store.
+
+        Raises
+        ------
+        StoreError
+            For a store at a non-local URL (use :attr:`url`).
+        """
+        if self._root is None:
+            raise StoreError(f"the store {self.url} is not a local folder")
+        return self._root
+
+    # -- one place for every file operation (local paths or an fsspec filesystem)
+    def _path(self, *parts: str) -> str:
+        return "/".join((self._base, *parts))
+
+    def _exists(self, path: str) -> bool:
+        if self.fs is None:
+            return os.path.exists(path)
+        try:
+            return bool(self.fs.exists(path))
+        except OSError as exc:
+            raise StoreError(f"cannot reach the store {self.url} ({exc})") from exc
+
+    def _read_bytes(self, path: str) -> bytes | None:
+        """A file's bytes, or None when it does not exist."""
+        try:
+            if self.fs is None:
+                return Path(path).read_bytes()
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+
+    def _write_bytes(self, path: str, data: bytes) -> None:
+        """Write a whole file so that a reader sees the old file or the new one, never half of one."""
+        if self.fs is None:
+            _atomic_write_bytes(Path(path), data)
+            return
+        try:
+            parent = path.rsplit("/", 1)[0]
+            self.fs.makedirs(parent, exist_ok=True)
+            if self._atomic_put:  # one PUT: the object appears whole or not at all
+                self.fs.pipe_file(path, data)
+            else:
+                tmp = f"{parent}/{_TMP_PREFIX}{uuid.uuid4().hex}"
+                self.fs.pipe_file(tmp, data)
+                self.fs.mv(tmp, path)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path} in the store {self.url} ({exc})") from exc
+
+    def _write_table(self, path: str, table: pa.Table) -> None:
+        if self.fs is not None:
+            self._write_bytes(path, _table_bytes(table))
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".parquet", dir=target.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _read_table(self, path: str, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
+        """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
+        try:
+            if self.fs is None:
+                table = pq.read_table(path)
+            else:
+                table = pq.read_table(pa.py_buffer(self.fs.cat_file(path)))
+            return table, json.loads(table.schema.metadata[b"cratemap"])
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as exc:
+            raise StoreError(f"{what} of track {track_id[:12]} are missing or unreadable ({exc})") from exc
+
+    def _names_in(self, *folder: str, suffix: str) -> list[str]:
+        """File names directly in a store folder ending in ``suffix``, temporary files left out."""
+        path = self._path(*folder)
+        if self.fs is None:
+            try:
+                found = [e.name for e in os.scandir(path) if e.is_file()]
+            except FileNotFoundError:
+                return []
+        else:
+            try:
+                found = [p.rsplit("/", 1)[-1] for p in self.fs.glob(f"{path}/*{suffix}")]
+            except FileNotFoundError:
+                return []
+        # a write cut short (a killed process) can leave a ".tmp-*" file beside them: never a track
+        return sorted(n for n in found if n.endswith(suffix) and not n.startswith("."))
+
+    def _folders_in(self, *folder: str) -> list[str]:
+        path = self._path(*folder)
+        if self.fs is None:
+            try:
+                return sorted(e.name for e in os.scandir(path) if e.is_dir())
+            except FileNotFoundError:
+                return []
+        try:
+            return sorted(p["name"].rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=True) if p["type"] == "directory")
+        except FileNotFoundError:
+            return []
+
+    def clean_partial(self, *, max_age_s: float = 3600.0) -> int:
+        """Remove temporary files that writers killed mid-write left behind.
+
+        Only files older than ``max_age_s`` go, so a writer still at work
+        (another process, another machine) is never disturbed. Returns how
+        many were removed.
+        """
+        now = time.time()
+        removed = 0
+        if self.fs is None:
+            for dirpath, _, files in os.walk(self._base):
+                for f in files:
+                    if f.startswith(_TMP_PREFIX) or f.startswith(".part-"):
+                        p = os.path.join(dirpath, f)
+                        try:
+                            if now - os.path.getmtime(p) > max_age_s:
+                                os.unlink(p)
+                                removed += 1
+                        except FileNotFoundError:
+                            pass
+            return removed
+        if self._atomic_put:
+            return 0  # object stores never see a temporary file
+        for p in self.fs.glob(f"{self._base}/**/{_TMP_PREFIX}*"):
+            try:
+                modified = self.fs.modified(p).timestamp()
+            except (OSError, NotImplementedError):
+                continue
+            if now - modified > max_age_s:
+                self.fs.rm_file(p)
+                removed += 1
+        return removed
 
     # -- manifest ----------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return {}
+        path = self._path(_MANIFEST)
         try:
-            return json.loads(path.read_text())
+            data = self._read_bytes(path)
+            return {} if data is None else json.loads(data)
         except (OSError, ValueError) as exc:
             raise StoreError(f"the store manifest {path} is unreadable ({exc})") from exc
 
@@ -157,7 +333,7 @@ class Store:
         """Remember ``config`` as the store's current analysis settings."""
         manifest = self._read_manifest()
         manifest.update(format=STORE_FORMAT, config=config.to_dict(), config_digest=config.digest(), updated=time.time())
-        _atomic_write_bytes(self.root / _MANIFEST, json.dumps(manifest, indent=1).encode())
+        self._write_bytes(self._path(_MANIFEST), json.dumps(manifest, indent=1).encode())
 
     def last_config(self) -> AnalysisConfig | None:
         """The settings of the last analysis written here, if any."""
@@ -165,8 +341,8 @@ class Store:
         return config_from_dict(d) if d else None
 
     # -- tracks ------------------------------------------------------------
-    def _track_path(self, track_id: str) -> Path:
-        return self.root / "tracks" / f"{track_id}.json"
+    def _track_path(self, track_id: str) -> str:
+        return self._path("tracks", f"{track_id}.json")
 
     def put_track(self, track: Track, *, names: Iterable[str] = ()) -> None:
         """Record a track, adding ``names`` to the names it was seen under."""
@@ -176,16 +352,23 @@ class Store:
             if n not in seen:
                 seen.append(n)
         record = {**track.__dict__, "name": seen[0], "names": seen}
-        _atomic_write_bytes(self._track_path(track.track_id), json.dumps(record, indent=1).encode())
+        self._write_bytes(self._track_path(track.track_id), json.dumps(record, indent=1).encode())
 
     def _read_track_json(self, track_id: str) -> dict[str, Any] | None:
         path = self._track_path(track_id)
-        if not path.exists():
-            return None
         try:
-            return json.loads(path.read_text())
+            data = self._read_bytes(path)
+            return None if data is None else json.loads(data)
         except (OSError, ValueError) as exc:
-            raise StoreError(f"track record {path.name} is unreadable ({exc})") from exc
+            raise StoreError(f"track record {track_id}.json is unreadable ({exc})") from exc
+
+    def track_ids(self) -> list[str]:
+        """Every track id with a track record, sorted."""
+        return [n[: -len(".json")] for n in self._names_in("tracks", suffix=".json")]
+
+    def has_track(self, track_id: str) -> bool:
+        """Is a track record stored for ``track_id``?"""
+        return self._exists(self._track_path(track_id))
 
     def track(self, track_id: str) -> Track | None:
         """The stored :class:`Track`, or None."""
@@ -202,18 +385,22 @@ class Store:
 
     def tracks(self) -> list[Track]:
         """Every track recorded, in display-name order."""
-        folder = self.root / "tracks"
-        if not folder.exists():
-            return []
-        found = [self.track(p.stem) for p in folder.glob("*.json")]
-        return sorted((t for t in found if t is not None), key=lambda t: (t.name, t.track_id))
+        found = []
+        for d in self._track_records():
+            d.pop("names", None)
+            try:
+                found.append(Track(**d))
+            except TypeError:
+                continue  # a record of another shape: the track is re-analysed by the next run
+        return sorted(found, key=lambda t: (t.name, t.track_id))
 
     # -- frames ------------------------------------------------------------
-    def _frames_path(self, track_id: str, frame_digest: str) -> Path:
-        return self.root / "frames" / frame_digest / f"{track_id}.parquet"
+    def _frames_path(self, track_id: str, frame_digest: str) -> str:
+        return self._path("frames", frame_digest, f"{track_id}.parquet")
 
     def has_frames(self, track_id: str, frame_digest: str) -> bool:
-        return self._frames_path(track_id, frame_digest).exists()
+        """Are frame features stored for ``track_id`` under ``frame_digest``?"""
+        return self._exists(self._frames_path(track_id, frame_digest))
 
     def put_frames(self, frames: FrameTable, *, config: FrameConfig) -> None:
         """Write one track's frame features (float32) atomically."""
@@ -232,7 +419,7 @@ class Store:
             "versions": _versions(),
         }
         table = pa.table(cols).replace_schema_metadata({"cratemap": json.dumps(meta)})
-        _atomic_write_table(self._frames_path(frames.track_id, frames.frame_digest), table)
+        self._write_table(self._frames_path(frames.track_id, frames.frame_digest), table)
 
     def get_frames(self, track_id: str, frame_digest: str) -> FrameTable:
         """Read one track's frame features.
@@ -242,7 +429,7 @@ class Store:
         StoreError
             If they are missing or unreadable.
         """
-        table, meta = _read_table(self._frames_path(track_id, frame_digest), "frame features", track_id)
+        table, meta = self._read_table(self._frames_path(track_id, frame_digest), "frame features", track_id)
         names = tuple(n for n in table.column_names if n != "time_s")
         values = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32, copy=False)
         return FrameTable(
@@ -259,16 +446,15 @@ class Store:
 
     def frame_track_ids(self, frame_digest: str) -> list[str]:
         """Track ids that have frames under ``frame_digest``."""
-        folder = self.root / "frames" / frame_digest
-        # a write cut short (a killed process) can leave a ".tmp-*.parquet" beside them: never a track
-        return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
+        return [n[: -len(".parquet")] for n in self._names_in("frames", frame_digest, suffix=".parquet")]
 
     # -- sections ----------------------------------------------------------
-    def _sections_path(self, track_id: str, section_digest: str) -> Path:
-        return self.root / "sections" / section_digest / f"{track_id}.parquet"
+    def _sections_path(self, track_id: str, section_digest: str) -> str:
+        return self._path("sections", section_digest, f"{track_id}.parquet")
 
     def has_sections(self, track_id: str, section_digest: str) -> bool:
-        return self._sections_path(track_id, section_digest).exists()
+        """Are section rows stored for ``track_id`` under ``section_digest``?"""
+        return self._exists(self._sections_path(track_id, section_digest))
 
     def put_sections(self, table: SectionTable, *, config: AnalysisConfig) -> None:
         """Write one track's section rows atomically (``table`` must hold one track)."""
@@ -283,11 +469,11 @@ class Store:
             "versions": _versions(),
         }
         arrow = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata({"cratemap": json.dumps(meta)})
-        _atomic_write_table(self._sections_path(str(ids[0]), config.section_digest()), arrow)
+        self._write_table(self._sections_path(str(ids[0]), config.section_digest()), arrow)
 
     def get_sections(self, track_id: str, section_digest: str) -> SectionTable:
         """Read one track's cached section rows."""
-        arrow, meta = _read_table(self._sections_path(track_id, section_digest), "sections", track_id)
+        arrow, meta = self._read_table(self._sections_path(track_id, section_digest), "sections", track_id)
         df = arrow.to_pandas()
         names = tuple(meta["names"])
         return SectionTable(
@@ -320,27 +506,35 @@ class Store:
         if config is None:
             config = self.last_config()
             if config is None:
-                raise StoreError(f"{self.root} holds no analysis yet; run `python -m engine analyze` first")
+                raise StoreError(f"{self.url} holds no analysis yet; run `python -m engine analyze` first")
         if track_ids is not None:
             ids = list(track_ids)
         else:  # frames whose track record is missing are a write cut short (frames are written first)
-            ids = [t for t in self.frame_track_ids(config.frames.digest()) if self._track_path(t).exists()]
+            recorded = set(self.track_ids())
+            ids = [t for t in self.frame_track_ids(config.frames.digest()) if t in recorded]
         digest = config.section_digest()
-        parts = []
-        for tid in ids:
+
+        def one(tid: str) -> SectionTable:
             if self.has_sections(tid, digest):
-                parts.append(self.get_sections(tid, digest))
-                continue
+                return self.get_sections(tid, digest)
             track = self.track(tid)
             if track is None or not self.has_frames(tid, config.frames.digest()):
                 raise StoreError(f"track {tid[:12]} has no stored frames for these settings")
             table = sections_from_frames(self.get_frames(tid, config.frames.digest()), track.name, config=config)
             if len(table):
                 self.put_sections(table, config=config)
-            parts.append(table)
+            return table
+
+        # Many small files: read them on threads (Parquet decoding and object-store round trips release the GIL);
+        # map keeps the order of ``ids``, so the table does not depend on which read finished first.
+        if len(ids) > 32:
+            with ThreadPoolExecutor(max_workers=_READ_THREADS) as pool:
+                parts = list(pool.map(one, ids))
+        else:
+            parts = [one(tid) for tid in ids]
         parts = [p for p in parts if len(p)]
         if not parts:
-            raise StoreError(f"{self.root} holds no sections for these settings")
+            raise StoreError(f"{self.url} holds no sections for these settings")
         return SectionTable(
             meta=pd.concat([p.meta for p in parts], ignore_index=True),
             values=np.vstack([p.values for p in parts]),
@@ -349,12 +543,12 @@ class Store:
         )
 
     # -- pieces (CNN embeddings) -------------------------------------------
-    def _pieces_path(self, track_id: str, key: str) -> Path:
-        return self.root / "pieces" / key / f"{track_id}.parquet"
+    def _pieces_path(self, track_id: str, key: str) -> str:
+        return self._path("pieces", key, f"{track_id}.parquet")
 
     def has_pieces(self, track_id: str, key: str) -> bool:
         """Are embeddings stored under ``key`` (see :func:`pieces_key`)?"""
-        return self._pieces_path(track_id, key).exists()
+        return self._exists(self._pieces_path(track_id, key))
 
     def put_pieces(self, emb, *, key: str, config) -> None:
         """Write one track's piece embeddings (an ``embed.PieceEmbeddings``) atomically."""
@@ -381,12 +575,12 @@ class Store:
             "versions": _versions(),
         }
         table = pa.table(cols).replace_schema_metadata({"cratemap": json.dumps(meta)})
-        _atomic_write_table(self._pieces_path(emb.track_id, key), table)
+        self._write_table(self._pieces_path(emb.track_id, key), table)
 
     def get_pieces(self, track_id: str, key: str) -> dict[str, Any]:
         """Read one track's piece embeddings: a dict with ``start_s``, ``end_s``,
         ``embeddings`` [n, dim] float32, ``tags`` [n, n_tags] or None, and the metadata."""
-        table, meta = _read_table(self._pieces_path(track_id, key), "embeddings", track_id)
+        table, meta = self._read_table(self._pieces_path(track_id, key), "embeddings", track_id)
         col = table.column("embedding").combine_chunks()
         dim = col.type.list_size
         emb = col.flatten().to_numpy().astype(np.float32, copy=False).reshape(-1, dim)
@@ -404,19 +598,19 @@ class Store:
     # Keyed by (track_id, key): mix.py builds the key from the frame digest and
     # MixConfig.descriptor_digest() for track descriptors (analysis-independent),
     # and from the section digest and the same descriptor digest for per-section ones.
-    def _descriptors_path(self, track_id: str, key: str) -> Path:
-        return self.root / "descriptors" / key / f"{track_id}.parquet"
+    def _descriptors_path(self, track_id: str, key: str) -> str:
+        return self._path("descriptors", key, f"{track_id}.parquet")
 
     def has_descriptors(self, track_id: str, key: str) -> bool:
         """Are descriptors stored for ``track_id`` under ``key``?"""
-        return self._descriptors_path(track_id, key).exists()
+        return self._exists(self._descriptors_path(track_id, key))
 
     def put_descriptors(self, track_id: str, key: str, frame: pd.DataFrame, *, meta: dict[str, Any]) -> None:
         """Write one track's descriptor table (and JSON-able ``meta``) atomically."""
         info = {"track_id": track_id, "key": key, "meta": meta, "versions": _versions()}
         arrow = pa.Table.from_pandas(frame, preserve_index=False)
         arrow = arrow.replace_schema_metadata({"cratemap": json.dumps(info)})
-        _atomic_write_table(self._descriptors_path(track_id, key), arrow)
+        self._write_table(self._descriptors_path(track_id, key), arrow)
 
     def get_descriptors(self, track_id: str, key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Read one track's descriptor table and its ``meta``.
@@ -426,31 +620,50 @@ class Store:
         StoreError
             If they are missing or unreadable.
         """
-        arrow, info = _read_table(self._descriptors_path(track_id, key), "descriptors", track_id)
+        arrow, info = self._read_table(self._descriptors_path(track_id, key), "descriptors", track_id)
         return arrow.to_pandas(), dict(info.get("meta", {}))
 
     # -- summary -----------------------------------------------------------
+    def _track_records(self) -> list[dict[str, Any]]:
+        ids = self.track_ids()
+        if self.fs is not None and ids:  # one batched (concurrent) read on object stores
+            raw = list(self.fs.cat([self._track_path(t) for t in ids], on_error="omit").values())
+        else:
+            raw = [self._read_bytes(self._track_path(t)) for t in ids]
+        records = []
+        for data in raw:
+            try:
+                records.append(json.loads(data)) if data is not None else None
+            except ValueError:
+                continue  # unreadable record: the track is re-analysed by the next run
+        return records
+
+    def size_bytes(self) -> int:
+        """Bytes the store takes (every file under it)."""
+        if self.fs is None:
+            return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        try:
+            return int(self.fs.du(self._base, total=True))
+        except FileNotFoundError:
+            return 0
+
     def info(self) -> dict[str, Any]:
         """What the store holds: tracks, seconds, frame and section sets, size on disk."""
-        tracks = self.tracks()
+        records = self._track_records()
 
         def count(kind: str) -> dict[str, int]:
-            folder = self.root / kind
-            if not folder.exists():
-                return {}
-            return {d.name: sum(not p.name.startswith(".") for p in d.glob("*.parquet")) for d in sorted(folder.iterdir()) if d.is_dir()}
+            return {d: len(self._names_in(kind, d, suffix=".parquet")) for d in self._folders_in(kind)}
 
-        size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
         last = self.last_config()
         return {
-            "root": str(self.root),
-            "tracks": len(tracks),
-            "seconds_of_audio": float(sum(t.duration_s for t in tracks)),
-            "duplicates": {t.name: self.track_names(t.track_id)[1:] for t in tracks if len(self.track_names(t.track_id)) > 1},
+            "root": self.url,
+            "tracks": len(records),
+            "seconds_of_audio": float(sum(float(r.get("duration_s", 0.0)) for r in records)),
+            "duplicates": {r["name"]: list(r["names"][1:]) for r in records if len(r.get("names", ())) > 1},
             "frames": count("frames"),
             "sections": count("sections"),
             "pieces": count("pieces"),
-            "bytes": size,
+            "bytes": self.size_bytes(),
             "last_config_digest": last.digest() if last else None,
         }
 
@@ -463,6 +676,34 @@ def pieces_key(config_digest: str, weights_sha256: str) -> str:
     return f"{config_digest}-{weights_sha256[:16]}"
 
 
-def open_store(root: str | os.PathLike) -> Store:
-    """Open (or create) the store at ``root``."""
-    return Store(root)
+def open_store(root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Store:
+    """Open (or create) the store at ``root`` (a folder or an fsspec URL)."""
+    return Store(root, storage_options=storage_options)
+
+
+def env_storage_options() -> dict[str, Any]:
+    """fsspec options for store URLs from ``$CRATEMAP_STORE_OPTIONS`` (a JSON object; empty when unset).
+
+    Raises
+    ------
+    StoreError
+        If the variable is set but is not a JSON object.
+    """
+    text = os.environ.get("CRATEMAP_STORE_OPTIONS", "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise StoreError(f"$CRATEMAP_STORE_OPTIONS must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise StoreError(f"$CRATEMAP_STORE_OPTIONS must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _reopen(url: str, storage_options: dict[str, Any]) -> Store:
+    return Store(url, storage_options=storage_options)
+
+
+def _as_tuple(protocol: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -230,13 +230,13 @@ def _load_file(path: Path, *, section_seconds: float | None) -> SectionTable:
     return table_from_frame(frame, section_seconds=section_seconds, digest=digest)
 
 
-def _load_store(path: Path, *, selected_only: bool) -> SectionTable:
+def _load_store(path: Path | str, *, selected_only: bool) -> SectionTable:
     try:
         from . import store  # lazy: the store is optional for CSV users
     except ImportError as exc:
         raise StoreError(f"{str(path)!r} is a directory but the store module is unavailable: {exc}") from exc
     try:
-        opened = store.open_store(path)
+        opened = store.open_store(path, storage_options=store.env_storage_options())
         table = opened.load_sections()
     except EngineError:
         raise
@@ -299,6 +299,8 @@ def load_table(
         return table_from_frame(source, section_seconds=section_seconds)
     if not isinstance(source, (str, Path)):
         raise ParameterError(f"cannot load a table from {type(source).__name__}")
+    if isinstance(source, str) and "://" in source and not source.lower().endswith(_TABLE_SUFFIXES):
+        return _load_store(source, selected_only=selected_only)  # a store at an fsspec URL
     path = Path(source)
     if path.is_dir():
         return _load_store(path, selected_only=selected_only)
