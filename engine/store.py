@@ -203,9 +203,14 @@ class Store:
         if self.fs is None:
             return os.path.exists(path)
         try:
+            self._forget_listing(path.rsplit("/", 1)[0])
             return bool(self.fs.exists(path))
         except OSError as exc:
             raise StoreError(f"cannot reach the store {self.url} ({exc})") from exc
+
+    def _forget_listing(self, folder: str) -> None:
+        """Drop fsspec's cached listing of ``folder``: other writers (workers) add files to it behind our back."""
+        self.fs.invalidate_cache(folder)
 
     def _read_bytes(self, path: str) -> bytes | None:
         """A file's bytes, or None when it does not exist."""
@@ -268,6 +273,7 @@ class Store:
             except FileNotFoundError:
                 return []
         else:
+            self._forget_listing(path)
             try:
                 found = [p.rsplit("/", 1)[-1] for p in self.fs.glob(f"{path}/*{suffix}")]
             except FileNotFoundError:
@@ -282,6 +288,7 @@ class Store:
                 return sorted(e.name for e in os.scandir(path) if e.is_dir())
             except FileNotFoundError:
                 return []
+        self._forget_listing(path)
         try:
             return sorted(p["name"].rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=True) if p["type"] == "directory")
         except FileNotFoundError:
@@ -642,6 +649,7 @@ class Store:
         """Bytes the store takes (every file under it)."""
         if self.fs is None:
             return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        self.fs.invalidate_cache()
         try:
             return int(self.fs.du(self._base, total=True))
         except FileNotFoundError:

@@ -1,0 +1,251 @@
+"""Distributed analysis on a Dask LocalCluster, and the store at fsspec URLs (a local S3 server included).
+
+The cluster and the S3 server (moto, on loopback) are started once for the
+module. The kill test SIGKILLs a worker process while it analyses a demo
+track and checks that the store ends complete, with no duplicates, and equal
+to an analysis on the plain local path.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from engine.config import AnalysisConfig
+from engine.distributed import dask_client
+from engine.errors import ParameterError, StoreError
+from engine.pipeline import InputFile, analyze, open_library
+from engine.store import Store
+
+#: Demo tracks the cluster analyses (a mix of lengths and codecs).
+TRACKS = ("tt1.ogg", "tt2.ogg", "tt3.ogg", "tt4.ogg", "track3.opus", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
+BUCKET = "crates"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(workers=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A local S3 server (moto) on loopback, and the fsspec options that reach it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, **creds).create_bucket(Bucket=BUCKET)
+    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    yield options
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def inputs(demo_dir, tmp_path_factory) -> list[InputFile]:
+    """The demo tracks, a copy of one under another name, and a broken file."""
+    d = tmp_path_factory.mktemp("crate")
+    items = [InputFile(str(demo_dir / n), n) for n in TRACKS]
+    copy = d / "copy of tt2.ogg"
+    shutil.copyfile(demo_dir / "tt2.ogg", copy)
+    broken = d / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio at all" * 10)
+    return items + [InputFile(str(copy), copy.name), InputFile(str(broken), broken.name)]
+
+
+@pytest.fixture(scope="module")
+def reference(inputs, tmp_path_factory):
+    """The same files analysed on the plain local path (no Dask)."""
+    store = Store(tmp_path_factory.mktemp("reference"))
+    return analyze(inputs, store=store, config=AnalysisConfig(), jobs=1)
+
+
+def _worker_pids(client) -> dict[str, int]:
+    return client.run(os.getpid)
+
+
+def test_kill_a_worker_mid_run_store_complete_without_duplicates(client, s3, inputs, reference):
+    url = f"s3://{BUCKET}/killed"
+    store = Store(url, storage_options=s3)
+    config = AnalysisConfig()
+    out: dict = {}
+    seen: list = []
+
+    def run() -> None:
+        try:
+            out["result"] = analyze(inputs, store=store, config=config, client=client, progress=seen.append)
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            out["error"] = exc
+
+    before = _worker_pids(client)
+    thread = threading.Thread(target=run)
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and thread.is_alive():
+        busy = [w for w, keys in client.processing().items() if keys]
+        # wait until one track is complete in the store, then kill a worker that is on another one
+        if busy and store.track_ids():
+            killed = before[busy[0]]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    thread.join(timeout=300)
+    assert killed is not None, "no worker was caught at work: the test killed nothing"
+    assert "error" not in out, out.get("error")
+    result = out["result"]
+
+    # the nanny started a new worker process in place of the killed one
+    after = _worker_pids(client)
+    assert killed not in after.values() and len(after) == 2
+
+    # every readable track is there once, with the same duplicate and error as the local path
+    assert sorted(t.track_id for t in result.tracks) == sorted(t.track_id for t in reference.tracks)
+    assert result.duplicates == reference.duplicates == (("copy of tt2.ogg", "tt2.ogg"),)
+    assert [(e.name, e.reason) for e in result.errors] == [(e.name, e.reason) for e in reference.errors]
+    assert [e.name for e in result.errors] == ["broken.wav"]
+    digest = config.frames.digest()
+    listed = store.fs.ls(f"{BUCKET}/killed/frames/{digest}")
+    assert len(listed) == len(TRACKS) == len(set(listed))  # one object per track, nothing half-written
+    assert sorted(store.track_ids()) == sorted(store.frame_track_ids(digest))
+
+    # and the numbers equal the plain local path's, bit for bit
+    ref = reference.sections
+    got = result.sections
+    order_ref = np.lexsort((ref.meta["section"], ref.meta["track_id"]))
+    order_got = np.lexsort((got.meta["section"], got.meta["track_id"]))
+    assert got.names == ref.names
+    np.testing.assert_array_equal(got.values[order_got], ref.values[order_ref])
+
+    # a rerun answers every track from the store
+    again = analyze(inputs, store=Store(url, storage_options=s3), config=config, client=client)
+    assert len(again.from_store) == len(TRACKS)
+
+
+def test_distributed_run_on_a_local_folder_reports_progress_per_file(client, inputs, tmp_path):
+    store = Store(tmp_path / "store")
+    seen = []
+    result = analyze(inputs, store=store, client=client, progress=seen.append)
+    assert len(seen) == len(inputs)
+    assert sorted(p.status for p in seen) == sorted(["analysed"] * len(TRACKS) + ["duplicate", "error"])
+    assert {p.name for p in seen} == {i.name for i in inputs}
+    assert not list(Path(store.root).rglob(".tmp-*"))
+    reopened = open_library(Store(tmp_path / "store"))
+    assert len(reopened.sections) == len(result.sections)
+    assert set(reopened.from_store) == {t.track_id for t in result.tracks}
+
+
+def test_cli_scheduler_address_and_local_workers(client, demo_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    address = client.scheduler.address
+    out = tmp_path / "via-scheduler"
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt1.ogg"), str(demo_dir / "tt3.ogg"), "--out", str(out), "--scheduler", address, "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"at {address}" in proc.stdout and "tracks       2" in proc.stdout
+    assert len(Store(out).track_ids()) == 2
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt1.ogg"), "--out", str(out), "--scheduler", address, "--dask-workers", "2"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert bad.returncode == 2 and "not allowed with argument" in bad.stderr
+
+
+def test_cli_dask_workers_starts_a_local_cluster(demo_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "local-cluster"
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt2.ogg"), "--out", str(out), "--dask-workers", "1", "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "dask         1 workers, 1 threads" in proc.stdout
+    info = subprocess.run([sys.executable, "-m", "engine", "info", str(out), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert info.returncode == 0 and '"tracks": 1' in info.stdout
+
+
+def test_dask_client_needs_exactly_one_way_to_reach_a_cluster():
+    with pytest.raises(ParameterError, match="either a scheduler address or a number"):
+        with dask_client():
+            pass
+    with pytest.raises(ParameterError, match="must be >= 1, got 0"):
+        with dask_client(workers=0):
+            pass
+
+
+# --------------------------------------------------------------------------- the store at URLs
+
+
+def test_memory_and_file_urls_hold_the_same_analysis_as_a_folder(demo_dir, tmp_path, reference):
+    files = [InputFile(str(demo_dir / n), n) for n in ("tt1.ogg", "tt4.ogg")]
+    folder = analyze(files, store=Store(tmp_path / "folder"))
+    for url in (f"memory://cratemap-test-{os.getpid()}/store", (tmp_path / "via-url").as_uri()):
+        store = Store(url)
+        got = analyze(files, store=store)
+        assert got.sections.names == folder.sections.names
+        np.testing.assert_array_equal(got.sections.values, folder.sections.values)
+        info = store.info()
+        assert info["tracks"] == 2 and info["bytes"] > 100_000 and info["root"] == url.rstrip("/")
+        assert len(analyze(files, store=Store(url)).from_store) == 2  # reopened by URL: everything cached
+        # a store travels to worker processes as its URL and options
+        clone = pickle.loads(pickle.dumps(store))
+        assert clone.url == store.url and clone.track_ids() == store.track_ids()
+
+
+def test_s3_store_round_trip_and_info(s3, demo_dir):
+    url = f"s3://{BUCKET}/round-trip"
+    files = [InputFile(str(demo_dir / "tt3.ogg"), "tt3.ogg")]
+    watcher = Store(url, storage_options=s3)
+    assert watcher.track_ids() == [] and watcher.info()["bytes"] == 0  # listed (and so cached by s3fs) while empty
+    result = analyze(files, store=Store(url, storage_options=s3))
+    assert len(watcher.track_ids()) == 1  # another writer's files show up: listings are never stale
+    store = Store(url, storage_options=s3)
+    info = store.info()
+    assert info["tracks"] == 1 and info["bytes"] > 100_000
+    assert info["frames"] == {AnalysisConfig().frames.digest(): 1}
+    assert store.is_local is False
+    with pytest.raises(StoreError, match="is not a local folder"):
+        store.root
+    lib = open_library(store)
+    np.testing.assert_array_equal(lib.sections.values, result.sections.values)
+
+
+def test_open_library_of_an_empty_store_says_so(tmp_path):
+    with pytest.raises(StoreError, match="holds no analysis yet"):
+        open_library(Store(tmp_path / "empty"))
+
+
+def test_unknown_url_protocol_is_a_store_error(tmp_path):
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store("nosuchprotocol://bucket/x")
+
+
+def test_clean_partial_removes_only_old_temporary_files(tmp_path):
+    store = Store(tmp_path / "store")
+    folder = tmp_path / "store" / "frames" / "abc"
+    folder.mkdir(parents=True)
+    old, fresh, real = folder / ".tmp-old.parquet", folder / ".tmp-fresh.parquet", folder / "t.parquet"
+    for p in (old, fresh, real):
+        p.write_bytes(b"x")
+    an_hour_ago = time.time() - 7200
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    assert store.clean_partial() == 1
+    assert not old.exists() and fresh.exists() and real.exists()
+    assert store.frame_track_ids("abc") == ["t"]
