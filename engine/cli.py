@@ -220,7 +220,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     root = str(args.store or default_store_dir())
     if "://" not in root and not Path(root).is_dir():
         raise ParameterError(f"no store at {root}")
-    info = Store(root, storage_options=store_options(args.store_options)).info()
+    info = Store(root, storage_options=store_options(args.store_options), create=False).info()
     if args.json:
         print(json.dumps(info, indent=1))
         return EXIT_OK

@@ -98,7 +98,7 @@ def _open(args: argparse.Namespace, config: MixConfig):
 
     if "://" not in str(args.store) and not Path(args.store).is_dir():
         raise ParameterError(f"no store at {args.store}")
-    store = Store(args.store, storage_options=env_storage_options())
+    store = Store(args.store, storage_options=env_storage_options(), create=False)
     return store, describe_store(store, config=config)
 
 

@@ -135,6 +135,9 @@ class Store:
         Passed to the fsspec filesystem (credentials, ``client_kwargs`` with
         an ``endpoint_url`` ...). Workers given the same URL and options
         write to the same place.
+    create : bool
+        Create the store when missing (default); with False, a folder or URL
+        that holds no store is an error (for opening what should exist).
 
     Raises
     ------
@@ -143,7 +146,7 @@ class Store:
         installed, or it holds a store of another format.
     """
 
-    def __init__(self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None, create: bool = True) -> None:
         text = os.fspath(root)
         self.storage_options: dict[str, Any] = dict(storage_options or {})
         self.is_local = _is_local_url(text)
@@ -153,6 +156,8 @@ class Store:
             self.url = text if "://" in text else str(self._root)
             self.fs = None
             self._base = str(self._root)
+            if not create:
+                self._require_manifest()
             try:
                 self._root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -168,6 +173,8 @@ class Store:
             self.url = text.rstrip("/")
             self._base = path.rstrip("/")
             self._atomic_put = bool(set(_as_tuple(self.fs.protocol)) & _ATOMIC_PUT)
+            if not create:
+                self._require_manifest()
             try:
                 self.fs.makedirs(self._base, exist_ok=True)
             except OSError as exc:
@@ -175,6 +182,10 @@ class Store:
         manifest = self._read_manifest()
         if manifest.get("format", STORE_FORMAT) != STORE_FORMAT:
             raise StoreError(f"{self.url} holds a store of format {manifest.get('format')}, this CrateMap reads {STORE_FORMAT}")
+
+    def _require_manifest(self) -> None:
+        if not self._exists(self._path(_MANIFEST)):
+            raise StoreError(f"there is no CrateMap store at {self.url} (no {_MANIFEST}); analyse into it first")
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"

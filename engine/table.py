@@ -236,7 +236,7 @@ def _load_store(path: Path | str, *, selected_only: bool) -> SectionTable:
     except ImportError as exc:
         raise StoreError(f"{str(path)!r} is a directory but the store module is unavailable: {exc}") from exc
     try:
-        opened = store.open_store(path, storage_options=store.env_storage_options())
+        opened = store.Store(path, storage_options=store.env_storage_options(), create=False)
         table = opened.load_sections()
     except EngineError:
         raise

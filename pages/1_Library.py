@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine.errors import EngineError
+
 from ui import charts, controls, page, state
-from ui.library import ensure_analysed, save_uploads
+from ui.library import ensure_analysed, save_uploads, store_info
 
 page.setup("Library")
 st.title("Library")
@@ -15,6 +17,7 @@ SOURCES = {
     "demo": "The demo library (11 freely licensed tracks)",
     "folder": "Upload a folder",
     "files": "Upload single files",
+    "store": "Open an existing store (a folder or URL)",
 }
 
 left, right = st.columns([3, 2], gap="large")
@@ -26,6 +29,29 @@ with left:
             "Eleven real, freely licensed tracks (28 minutes): game soundtracks, techno loops, two pairs of versions "
             "of the same piece and one jazz tune for contrast. Credits and licences are in the README."
         )
+    elif source == "store":
+        st.text_input(
+            "Store folder or URL",
+            placeholder="/data/crate-store  or  s3://bucket/crate",
+            help="A store written by `python -m engine analyze` (on this machine or a Dask cluster). "
+            "Any fsspec URL works once its driver is installed (s3fs for s3://, gcsfs for gs://); "
+            "credentials come from the environment or $CRATEMAP_STORE_OPTIONS. Nothing is decoded: "
+            "the stored measurements are read and re-cut to the settings on the right.",
+            **state.bind("store_url"),
+        )
+        url = str(state.get("store_url")).strip()
+        if url:
+            try:
+                info = store_info(url)
+            except EngineError as exc:
+                st.error(f"Cannot open the store at {url}: {exc}")
+                st.stop()
+            size = info["bytes"]
+            size_text = f"{size / 2**30:.2f} GB" if size >= 2**30 else f"{size / 2**20:.1f} MB"
+            st.caption(
+                f"**{info['tracks']:,} tracks**, {info['seconds_of_audio'] / 3600:.1f} hours of audio, "
+                f"{size_text} on disk, at `{info['root']}`."
+            )
     else:
         folder = source == "folder"
         files = st.file_uploader(
@@ -52,7 +78,10 @@ with right:
 
 analysed = ensure_analysed()
 if analysed is None:
-    st.info("Drop a folder (or some files) above to analyse them, or choose the demo library.")
+    if source == "store":
+        st.info("Give the folder or URL of a store above to open it.")
+    else:
+        st.info("Drop a folder (or some files) above to analyse them, or choose the demo library.")
     st.stop()
 
 result = analysed.result
@@ -100,8 +129,11 @@ if library is not None and result.sections is not None:
         )
     st.subheader(f"Tracks ({len(rows)})")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 640))
-    st.caption(
-        f"Analysed in {result.wall_s:.1f} s. Tracks marked *from the store* were analysed before "
-        "(the store keeps every track's measurements by the sha256 of its bytes)."
-    )
+    if source == "store":
+        st.caption(f"Read from the store in {result.wall_s:.1f} s; no audio was decoded.")
+    else:
+        st.caption(
+            f"Analysed in {result.wall_s:.1f} s. Tracks marked *from the store* were analysed before "
+            "(the store keeps every track's measurements by the sha256 of its bytes)."
+        )
     st.page_link("pages/2_Classical_features.py", label="Explore the clusters", icon=":material/scatter_plot:")

@@ -28,7 +28,6 @@ from engine.project import Projection, project
 from engine.records import SectionTable
 from engine.similar import Neighbours, nearest_sections
 from engine.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
-from engine.store import Store
 
 from .library import Library
 
@@ -43,7 +42,7 @@ SURROGATE_TREES = 60
 @st.cache_data(max_entries=8, show_spinner=False)
 def sections(library: Library, analysis: AnalysisConfig) -> SectionTable:
     """Every section of the library under ``analysis`` (names as the user gave them, a ``path`` column)."""
-    table = Store(library.store_root).load_sections(analysis, track_ids=library.track_ids)
+    table = library.store().load_sections(analysis, track_ids=library.track_ids)
     meta = table.meta.copy()
     names = dict(zip(library.track_ids, library.names))
     paths = dict(zip(library.track_ids, library.paths))

@@ -30,9 +30,9 @@ import streamlit as st
 from engine.config import AnalysisConfig, preset
 from engine.decode import is_audio_name
 from engine.errors import EngineError
-from engine.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs
+from engine.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs, open_library
 from engine.records import BatchResult
-from engine.store import Store
+from engine.store import Store, env_storage_options
 
 from . import state
 
@@ -204,6 +204,10 @@ class Library:
     def __len__(self) -> int:
         return len(self.track_ids)
 
+    def store(self) -> Store:
+        """The store this library lives in (fsspec options for a URL from ``$CRATEMAP_STORE_OPTIONS``)."""
+        return open_store_at(self.store_root)
+
     def path_of(self, track_id: str) -> str:
         return self.paths[self.track_ids.index(track_id)]
 
@@ -231,7 +235,18 @@ def current_inputs() -> tuple[list[InputFile], list[str], str]:
     return inputs, [], "the demo library"
 
 
-def _library_from(result: BatchResult, inputs: Iterable[InputFile]) -> Library | None:
+def open_store_at(url: str) -> Store:
+    """The store at a folder or fsspec URL; a URL's options (credentials, endpoint) come from ``$CRATEMAP_STORE_OPTIONS``."""
+    return Store(url, storage_options=env_storage_options() if "://" in url else None, create=False)
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def store_info(url: str) -> dict:
+    """What the store at ``url`` holds (tracks, minutes, bytes...), re-read at most once a minute."""
+    return open_store_at(url).info()
+
+
+def _library_from(result: BatchResult, inputs: Iterable[InputFile], *, root: str | None = None) -> Library | None:
     if result.sections is None or not len(result.sections):
         return None
     inputs = list(inputs)
@@ -242,7 +257,7 @@ def _library_from(result: BatchResult, inputs: Iterable[InputFile]) -> Library |
     first = meta.drop_duplicates("track_id")
     pairs = sorted(zip(first["name"].astype(str), first["track_id"].astype(str)))
     return Library(
-        store_root=store_root(),
+        store_root=root or store_root(),
         track_ids=tuple(t for _, t in pairs),
         names=tuple(n for n, _ in pairs),
         # the name the user gave points at the file; when two inputs share a name, the track record decides
@@ -262,6 +277,8 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
     Analysed or None
         None when the session has no files yet (an upload source with nothing uploaded).
     """
+    if state.get("source") == "store":
+        return _open_existing(str(state.get("store_url")).strip())
     inputs, skipped, label = current_inputs()
     if not inputs:
         return None
@@ -308,6 +325,33 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
         result=result,
         skipped=tuple(skipped),
         label=label,
+        config=config,
+    )
+    st.session_state["_analysed"] = (key, analysed)
+    return analysed
+
+
+def _open_existing(url: str) -> Analysed | None:
+    """The library of an existing store (a folder or URL), read without any audio; None until a URL is given."""
+    if not url:
+        return None
+    config = analysis_config()
+    key = ("store", url, config.digest())
+    held = st.session_state.get("_analysed")
+    if held is not None and held[0] == key:
+        return held[1]
+    with st.spinner(f"Reading the store at {url}..."):
+        try:
+            store = open_store_at(url)
+            result = open_library(store, config=config)
+        except EngineError as exc:
+            st.error(f"Cannot open the store at {url}: {exc}")
+            st.stop()
+    analysed = Analysed(
+        library=_library_from(result, [], root=store.url),
+        result=result,
+        skipped=(),
+        label=f"the store at {url}",
         config=config,
     )
     st.session_state["_analysed"] = (key, analysed)

@@ -20,7 +20,6 @@ import streamlit as st
 from engine.config import AnalysisConfig, MixConfig
 from engine.errors import EngineError
 from engine.mix import MixPath, MixTable, Suggestions, describe_store, mix_path, suggest
-from engine.store import Store
 from engine.tonal import parse_camelot
 from engine.transition import to_wav_bytes, transition_from_store
 
@@ -31,7 +30,7 @@ from .library import Library
 def mix_table(library: Library, analysis: AnalysisConfig, config: MixConfig) -> MixTable:
     """Sections with their descriptors (only the descriptor part of ``config`` matters)."""
     key_only = MixConfig(bpm_min=config.bpm_min, bpm_max=config.bpm_max, key_profile=config.key_profile)
-    return describe_store(Store(library.store_root), analysis=analysis, config=key_only, track_ids=library.track_ids)
+    return describe_store(library.store(), analysis=analysis, config=key_only, track_ids=library.track_ids)
 
 
 #: Descriptor columns other pages show beside each section.
@@ -76,7 +75,7 @@ def path(library: Library, analysis: AnalysisConfig, config: MixConfig, start: i
 @st.cache_data(max_entries=8, show_spinner="Stretching and crossfading…")
 def transition_wav(library: Library, analysis: AnalysisConfig, config: MixConfig, row_a: int, row_b: int) -> tuple[bytes, str]:
     """The preview as WAV bytes and a one-line description."""
-    tr = transition_from_store(Store(library.store_root), mix_table(library, analysis, config), row_a=row_a, row_b=row_b, config=config)
+    tr = transition_from_store(library.store(), mix_table(library, analysis, config), row_a=row_a, row_b=row_b, config=config)
     factor = {2.0: " at double time", 0.5: " at half time"}.get(tr.tempo_factor, "")
     text = (
         f"B stretched ×{tr.stretch:.3f}{factor} to {tr.bpm:.1f} BPM ({tr.stretcher}); "

@@ -21,7 +21,7 @@ from engine.errors import EngineError, ModelError
 from engine.neural import EmbeddingTable, cluster_gradcam, embedding_table
 from engine.project import Projection
 from engine.records import PieceTable
-from engine.store import Store, pieces_key
+from engine.store import pieces_key
 
 from . import compute
 from .library import Library
@@ -66,7 +66,7 @@ def missing_tracks(library: Library, config: EmbedConfig) -> list[str]:
     """Track ids whose embeddings are not in the store yet."""
     _, sha = model_info(config)
     key = pieces_key(config.digest(), sha)
-    store = Store(library.store_root)
+    store = library.store()
     return [t for t in library.track_ids if not store.has_pieces(t, key)]
 
 
@@ -85,7 +85,7 @@ def compute_embeddings(library: Library, analysis: AnalysisConfig, config: Embed
             bar.progress(p.done / max(p.total, 1), text=f"{p.done}/{p.total}  {p.name}  ({how})")
 
         try:
-            embed_library(Store(library.store_root), list(library.track_ids), analysis=analysis, config=config, progress=on_progress)
+            embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config, progress=on_progress)
         except EngineError as exc:
             status.update(label="The network could not run", state="error")
             st.error(str(exc))
@@ -101,7 +101,7 @@ def pieces(library: Library, analysis: AnalysisConfig, config: EmbedConfig) -> P
     """The library's stored piece embeddings (names as the user gave them)."""
     from engine.pipeline import embed_library
 
-    table = embed_library(Store(library.store_root), list(library.track_ids), analysis=analysis, config=config)
+    table = embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config)
     names = dict(zip(library.track_ids, library.names))
     table.meta["name"] = table.meta["track_id"].map(names)
     return table

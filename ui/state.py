@@ -17,7 +17,8 @@ import streamlit as st
 #: Every persisted setting and its default.
 DEFAULTS: dict[str, Any] = {
     # library and analysis
-    "source": "demo",  # "demo" | "folder" | "files"
+    "source": "demo",  # "demo" | "folder" | "files" | "store"
+    "store_url": "",  # source "store": an existing store's folder or fsspec URL
     "preset": "default",  # engine.config.PRESETS
     "section_seconds": 15,  # seconds
     "select_rule": "all",  # engine SelectConfig.rule
