@@ -13,6 +13,10 @@ The configuration is split along the lines of what each part invalidates:
   how frame-level features become section rows. Changing them only
   re-aggregates stored frames (no decoding).
 * :class:`DecodeConfig` -- limits on input files.
+
+:data:`LARGE_ROWS` (50,000) is the one stated threshold at which the
+analysis layer switches to methods that scale; ``ClusterConfig.large_rows``
+carries it, so it is part of every clustering digest.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "EmbedConfig",
     "ClusterConfig",
     "MixConfig",
+    "LARGE_ROWS",
     "PRESETS",
     "THESIS_FEATURES",
     "preset",
@@ -43,6 +48,12 @@ __all__ = [
 
 #: Bump when a code change alters stored results for an unchanged config.
 ENGINE_DATA_VERSION = 1
+
+#: Rows (sections or pieces) at or above which clustering, similar-section
+#: search and projection switch to methods that scale (mini-batch K-Means,
+#: fits on seeded samples, an approximate neighbour index); the default of
+#: ``ClusterConfig.large_rows``. Below it every result is exact, as before.
+LARGE_ROWS = 50_000
 
 #: The 17 features the thesis modelled with.
 THESIS_FEATURES: tuple[str, ...] = (
@@ -258,6 +269,8 @@ class ClusterConfig(_Config):
     min_cluster_size: int = 5  # hdbscan
     fit_sample: int = 0  # K-Means/fcm: fit on this many seeded rows, then assign all; 0 = fit on all rows
     silhouette_sample: int = 2000  # rows sampled (seeded) for the silhouette; exact at or below this count
+    large_rows: int = LARGE_ROWS  # at or above this many rows, use the scalable methods (LARGE_ROWS; 0 = never)
+    scale_sample: int = 0  # fcm/hdbscan at or above large_rows: fit on this many seeded rows; 0 = the method's default
 
     def __post_init__(self) -> None:
         _check(self.method in ("kmeans", "fcm", "agglomerative", "hdbscan"), f"unknown clustering method {self.method!r}")
@@ -272,6 +285,8 @@ class ClusterConfig(_Config):
         _check(self.min_cluster_size >= 2, f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
         _check(self.fit_sample == 0 or self.fit_sample >= 100, f"fit_sample must be 0 (all rows) or >= 100, got {self.fit_sample}")
         _check(self.silhouette_sample >= 100, f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
+        _check(self.large_rows == 0 or self.large_rows >= 1_000, f"large_rows must be 0 (never) or >= 1000, got {self.large_rows}")
+        _check(self.scale_sample == 0 or self.scale_sample >= 100, f"scale_sample must be 0 (the method's default) or >= 100, got {self.scale_sample}")
 
 
 
