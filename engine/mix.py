@@ -29,6 +29,12 @@ Suggestions and paths
     other section; :func:`mix_path` finds a chain of exactly ``steps``
     compatible transitions on a graph that keeps each section's
     ``graph_neighbours`` best-scoring successors, edge cost ``1.05 - score``.
+    The graph is built in blocks of queries whose size keeps memory bounded;
+    at or above :data:`~engine.config.LARGE_ROWS` sections (50,000) each
+    section's successors are chosen among its :data:`MIX_CANDIDATES` nearest
+    sections by timbre, from an approximate index
+    (:func:`engine.similar.candidate_rows`), instead of among every section:
+    a graph of all pairs is quadratic in time. ``MixPath.note`` says so.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import AnalysisConfig, ClusterConfig, MixConfig
+from .config import LARGE_ROWS, AnalysisConfig, ClusterConfig, MixConfig
 from .errors import ParameterError, StoreError
 from .records import FrameTable, SectionTable
 from .rhythm import Tempo, accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
@@ -58,6 +64,7 @@ __all__ = [
     "suggest",
     "mix_path",
     "DESCRIPTOR_COLUMNS",
+    "MIX_CANDIDATES",
 ]
 
 #: Columns of a section descriptor table, after the section metadata.
@@ -147,6 +154,7 @@ class MixPath:
     frame: pd.DataFrame  # the sections in order, with the score and reasons of the step into each
     cost: float  # sum of the edge costs
     config_digest: str
+    note: str = ""  # how the graph was built for a large table (see LARGE_ROWS); "" when from every pair
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -461,35 +469,67 @@ def pair_components(
         ``tempo_ok``, ``key_ok``, ``compatible`` (bool) and ``score``.
     """
     q = np.asarray(queries, dtype=np.int64)
-    bpm = desc["bpm"].to_numpy(np.float64)
+    return _components(_row_codes(desc), X, q, None, config)
+
+
+_REL_NAMES = np.array(["same", "+1", "-1", "+2", "-2", "clash", "relative"], dtype=object)
+_REL_SCORES = np.array([_KEY_SCORES[r] for r in _REL_NAMES], dtype=np.float64)
+_REL_OK = np.isin(_REL_NAMES, _KEY_OK)
+
+
+def _row_codes(desc: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-row arrays the scores need: BPM, Camelot number and letter, energy level (each code parsed once)."""
+    camelot = desc["camelot"].astype(str).to_numpy()
+    uniq, inverse = np.unique(camelot, return_inverse=True)
+    codes = [parse_camelot(c) for c in uniq]
+    return {
+        "bpm": desc["bpm"].to_numpy(np.float64),
+        "num": np.array([c[0] for c in codes], dtype=np.int64)[inverse],
+        "letter": np.array([c[1] for c in codes])[inverse],
+        "level": desc["energy_level"].to_numpy(np.int64),
+    }
+
+
+def _components(
+    codes: dict[str, np.ndarray], X: np.ndarray, q: np.ndarray, cand: np.ndarray | None, config: MixConfig, unit: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`pair_components` of queries ``q`` against every row (``cand`` None) or rows ``cand`` [shape=(n_q, m)]."""
+
+    def of(values: np.ndarray) -> np.ndarray:  # candidate values: [1, n] broadcast, or [n_q, m]
+        return values[None, :] if cand is None else values[cand]
+
+    bpm = codes["bpm"]
     factors = np.array([1.0, 2.0, 0.5])
-    devs = (bpm[None, None, :] * factors[:, None, None]) / bpm[None, q, None] - 1.0  # [3, nq, n]
+    devs = (of(bpm)[None] * factors[:, None, None]) / bpm[q][None, :, None] - 1.0  # [3, nq, n or m]
     pick = np.argmin(np.abs(devs), axis=0)
     dev = np.take_along_axis(devs, pick[None], axis=0)[0]
     tol = config.tempo_tolerance
     s_tempo = np.clip(1.0 - np.abs(dev) / (2 * tol), 0.0, 1.0)
-    codes = [parse_camelot(c) for c in desc["camelot"].astype(str)]
-    num = np.array([c[0] for c in codes], dtype=np.int64)
-    letter = np.array([c[1] for c in codes])
-    step12 = (num[None, :] - num[q, None]) % 12
-    same_letter = letter[None, :] == letter[q, None]
-    rel = np.where(
+    num, letter = codes["num"], codes["letter"]
+    step12 = (of(num) - num[q, None]) % 12
+    same_letter = of(letter) == letter[q, None]
+    rel_code = np.where(
         same_letter,
-        np.select([step12 == 0, step12 == 1, step12 == 11, step12 == 2, step12 == 10], ["same", "+1", "-1", "+2", "-2"], "clash"),
-        np.where(step12 == 0, "relative", "clash"),
-    ).astype(object)
-    s_key = np.select([rel == r for r in _KEY_SCORES], list(_KEY_SCORES.values()), 0.0)
-    level = desc["energy_level"].to_numpy(np.int64)
-    step = level[None, :] - level[q, None]
+        np.select([step12 == 0, step12 == 1, step12 == 11, step12 == 2, step12 == 10], [0, 1, 2, 3, 4], 5),
+        np.where(step12 == 0, 6, 5),
+    )
+    rel = _REL_NAMES[rel_code]
+    s_key = _REL_SCORES[rel_code]
+    level = codes["level"]
+    step = of(level) - level[q, None]
     target = {"any": 0, "up": 1, "down": -1, "same": 0}[config.energy_direction]
     slack = 1 if config.energy_direction == "any" else 0
     s_energy = np.clip(1.0 - np.maximum(np.abs(step - target) - slack, 0) / 3.0, 0.0, 1.0)
-    dist = _cosine_distances(X[q], X)
+    if cand is None:
+        dist = _cosine_distances(X[q], X)
+    else:  # the same cosine distance, row by row: [nq, m]
+        unit = _unit_rows(X) if unit is None else unit
+        dist = np.maximum(1.0 - np.einsum("ij,ikj->ik", unit[q], unit[cand]), 0.0)
     s_timbre = np.clip(1.0 - dist, 0.0, 1.0)
     w = np.array([config.weight_timbre, config.weight_tempo, config.weight_key, config.weight_energy])
     score = (w[0] * s_timbre + w[1] * s_tempo + w[2] * s_key + w[3] * s_energy) / w.sum()
     tempo_ok = np.abs(dev) <= tol + 1e-12
-    key_ok = np.isin(rel, _KEY_OK)
+    key_ok = _REL_OK[rel_code]
     return {
         "timbre_distance": dist,
         "tempo_dev": dev,
@@ -505,6 +545,12 @@ def pair_components(
         "compatible": tempo_ok & key_ok,
         "score": score,
     }
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    from sklearn.preprocessing import normalize
+
+    return normalize(X, norm="l2", axis=1)
 
 
 def _reason(qd: pd.Series, cd: pd.Series, dev: float, factor: float, rel: str, dist: float) -> str:
@@ -614,15 +660,28 @@ def suggest(
 # -- mix paths -----------------------------------------------------------------
 
 
-def _graph(table: MixTable, X: np.ndarray, config: MixConfig, block: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Edges (src, dst, cost): each section's ``graph_neighbours`` best-scoring allowed successors."""
+#: Values per (query x section) array while the mix graph is built: bounds its memory
+#: (about 15 such arrays live at once: 2,000,000 values is ~250 MB) whatever the library size.
+_GRAPH_BLOCK_VALUES = 2_000_000
+#: At or above the threshold, candidate successors per section from the timbre index (at least).
+MIX_CANDIDATES = 200
+#: Seed of that index (MixConfig has no random step of its own; CrateMap's usual seed).
+_INDEX_SEED = 42
+
+
+def _graph(table: MixTable, X: np.ndarray, config: MixConfig, block: int = 256, large_rows: int = LARGE_ROWS) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Edges (src, dst, cost): each section's ``graph_neighbours`` best-scoring allowed successors, and a note."""
     desc = table.descriptors
     n = len(desc)
+    if large_rows and n >= large_rows:
+        return _candidate_graph(table, X, config, large_rows)
+    block = max(1, min(block, _GRAPH_BLOCK_VALUES // max(n, 1)))
+    codes = _row_codes(desc)
     tid = desc["track_id"].to_numpy()
     src, dst, cost = [], [], []
     for lo in range(0, n, block):
         q = np.arange(lo, min(lo + block, n))
-        parts = pair_components(desc, X, q, config=config)
+        parts = _components(codes, X, q, None, config)
         allowed = np.ones((len(q), n), bool)
         allowed[np.arange(len(q)), q] = False
         if config.other_tracks:
@@ -638,7 +697,47 @@ def _graph(table: MixTable, X: np.ndarray, config: MixConfig, block: int = 256) 
             dst.append(good)
             cost.append(1.05 - score[i, good])
     cat = lambda parts_, dt: np.concatenate(parts_).astype(dt) if parts_ else np.zeros(0, dt)  # noqa: E731
-    return cat(src, np.int64), cat(dst, np.int64), cat(cost, np.float64)
+    return cat(src, np.int64), cat(dst, np.int64), cat(cost, np.float64), ""
+
+
+def _candidate_graph(table: MixTable, X: np.ndarray, config: MixConfig, large_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """:func:`_graph` over each section's nearest sections by timbre only (an approximate index), for large tables."""
+    from .similar import candidate_rows
+
+    desc = table.descriptors
+    n = len(desc)
+    m = min(n - 1, max(MIX_CANDIDATES, 10 * config.graph_neighbours))
+    cand_all, index = candidate_rows(X, k=m, metric="cosine", seed=_INDEX_SEED)
+    codes = _row_codes(desc)
+    unit = _unit_rows(X)
+    tid = pd.factorize(desc["track_id"])[0]  # integer codes: compared m times per section
+    kk = min(config.graph_neighbours, m)
+    block = max(1, _GRAPH_BLOCK_VALUES // (m * max(1, X.shape[1])))
+    src, dst, cost = [], [], []
+    for lo in range(0, n, block):
+        q = np.arange(lo, min(lo + block, n))
+        cand = cand_all[q]
+        missing = cand < 0
+        cand = np.where(missing, q[:, None], cand)  # padding points at the row itself, then is masked out
+        parts = _components(codes, X, q, cand, config, unit=unit)
+        allowed = ~missing & (cand != q[:, None])
+        if config.other_tracks:
+            allowed &= tid[cand] != tid[q, None]
+        if config.require_compatible:
+            allowed &= parts["compatible"]
+        score = np.where(allowed, parts["score"], -np.inf)
+        top = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
+        rows = np.repeat(q, kk)
+        top_score = np.take_along_axis(score, top, axis=1).ravel()
+        good = np.isfinite(top_score)
+        src.append(rows[good])
+        dst.append(np.take_along_axis(cand, top, axis=1).ravel()[good])
+        cost.append(1.05 - top_score[good])
+    note = (
+        f"each section's {kk} best successors were chosen among its {m} nearest sections by timbre, "
+        f"not among all {n:,}, because {n:,} sections >= {large_rows:,}; the neighbours came from {index}"
+    )
+    return np.concatenate(src).astype(np.int64), np.concatenate(dst).astype(np.int64), np.concatenate(cost).astype(np.float64), note
 
 
 def _walk(n: int, src: np.ndarray, dst: np.ndarray, cost: np.ndarray, a: int, b: int, steps: int, banned: np.ndarray) -> tuple[list[int], float] | None:
@@ -698,6 +797,7 @@ def mix_path(
     steps: int = 5,
     config: MixConfig = MixConfig(),
     timbre: np.ndarray | None = None,
+    large_rows: int = LARGE_ROWS,
 ) -> MixPath:
     """A chain of ``steps`` transitions from section ``start`` to section ``end``.
 
@@ -718,10 +818,15 @@ def mix_path(
         Weights, tolerance, ``graph_neighbours``, ``require_compatible``, ``other_tracks``.
     timbre : np.ndarray [shape=(n_sections, dim)], optional
         Timbre vectors; default the z-scored section features.
+    large_rows : int
+        At or above this many sections each section's successors are
+        chosen among its nearest sections by timbre (an approximate index)
+        instead of among all sections; 0 = never. Default :data:`LARGE_ROWS`.
 
     Returns
     -------
     MixPath
+        ``note`` says when the graph was built from the index.
 
     Raises
     ------
@@ -738,7 +843,7 @@ def mix_path(
     if start == end:
         raise ParameterError("a mix path needs two different sections")
     X = _timbre_vectors(table, timbre)
-    src, dst, cost = _graph(table, X, config)
+    src, dst, cost, note = _graph(table, X, config, large_rows=large_rows)
     found = _simple_walk(n, src, dst, cost, int(start), int(end), steps)
     if found is None:
         feasible = [s for s in range(1, 13) if _simple_walk(n, src, dst, cost, int(start), int(end), s) is not None]
@@ -767,4 +872,4 @@ def mix_path(
     frame["row"] = rows
     digest = f"{table.config_digest}-{config.digest()}"
     frame.attrs["config_digest"] = digest
-    return MixPath(rows=rows, frame=frame, cost=float(total), config_digest=digest)
+    return MixPath(rows=rows, frame=frame, cost=float(total), config_digest=digest, note=note)
