@@ -249,3 +249,20 @@ def test_clean_partial_removes_only_old_temporary_files(tmp_path):
     assert store.clean_partial() == 1
     assert not old.exists() and fresh.exists() and real.exists()
     assert store.frame_track_ids("abc") == ["t"]
+
+
+def test_the_plain_local_path_needs_no_dask(demo_dir, tmp_path):
+    """With Dask made unimportable, analyse and info still work; asking for a cluster says what to install."""
+    code = (
+        "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
+        "from engine.cli import main\n"
+        f"rc = main(['analyze', {str(demo_dir / 'tt1.ogg')!r}, '--out', {str(tmp_path / 's')!r}, '--quiet'])\n"
+        "assert rc == 0, rc\n"
+        f"rc = main(['analyze', {str(demo_dir / 'tt1.ogg')!r}, '--out', {str(tmp_path / 's')!r}, '--quiet', '--dask-workers', '2'])\n"
+        "assert rc == 2, rc\n"
+        "assert 'distributed' not in [m for m, v in sys.modules.items() if v is not None]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "tracks       1" in proc.stdout
+    assert "distributed analysis needs Dask: pip install 'distributed'" in proc.stderr
