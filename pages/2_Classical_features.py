@@ -43,10 +43,13 @@ else:
     m4.metric("Calinski–Harabasz", f"{result.calinski_harabasz:.0f}", help="Higher is better: spread between clusters over spread within.")
 for note in result.warnings:
     st.warning(note)
+for note in result.scale_notes:  # a large library: say which scalable method ran
+    st.info(f"Large library: {note}.", icon=":material/speed:")
 
 # ----------------------------------------------------------------------------- the map and the section
 FOCUS = "classical"
 focus_row = controls.row_of(frame, controls.get_focus(FOCUS))
+sel = controls.selected_rows(frame, FOCUS)
 map_col, listen_col = st.columns([3, 2], gap="medium")
 with map_col:
     try:
@@ -62,6 +65,9 @@ with map_col:
         explained=proj.explained_variance_ratio,
         title="Sections by sound: click one to hear it",
         focus_row=focus_row,
+        placed=proj.placed,
+        seed=config.seed,
+        keep_rows=sel,
     )
     st.plotly_chart(
         fig,
@@ -74,6 +80,8 @@ with map_col:
     if proj.explained_variance_ratio:
         note = f"The two axes keep {sum(proj.explained_variance_ratio):.0%} of the spread of the sections. " + note
     st.caption(note)
+    if sampled := charts.sampling_caption(proj):
+        st.caption(sampled)
     focus_row = controls.section_picker(frame, focus=FOCUS)
 
 with listen_col, st.container(key="listen_panel"):
@@ -124,7 +132,6 @@ if result.k >= 2:
         )
 
 # ----------------------------------------------------------------------------- the selection
-sel = controls.selected_rows(frame, FOCUS)
 if len(sel) > 1:
     st.subheader(f"Your selection: {len(sel)} sections")
     dj = [c for c in ("bpm", "camelot", "energy_level") if c in frame.columns]

@@ -74,6 +74,8 @@ for note in result.warnings:
         st.caption(f"{n_dead // 2} of the {et.table.values.shape[1]} numbers never change for this music (the network does not use them here); they are ignored.")
     else:
         st.warning(note)
+for note in result.scale_notes:  # a large library: say which scalable method ran
+    st.info(f"Large library: {note}.", icon=":material/speed:")
 
 if et.tags is not None:
     words = describe_clusters(et.tags, et.tag_names, result.labels, top=3)
@@ -94,6 +96,7 @@ with map_col:
         frame, proj.points, centroids=proj.centroids, method=method, explained=proj.explained_variance_ratio,
         title=f"{what.capitalize()}s as the network hears them: click one to listen", focus_row=focus_row,
         what="piece in section" if level == "pieces" else "section",
+        placed=proj.placed, seed=config.seed, keep_rows=controls.selected_rows(frame, FOCUS),
     )
     st.plotly_chart(
         fig,
@@ -103,6 +106,8 @@ with map_col:
         config={"displaylogo": False},
     )
     st.caption(charts.SQUEEZE_NOTE)
+    if sampled := charts.sampling_caption(proj, what=what):
+        st.caption(sampled)
     focus_row = controls.section_picker(frame, focus=FOCUS, label=f"Or pick a {what}")
 with listen_col, st.container(key="neural_listen_panel"):
     if focus_row is None:

@@ -74,7 +74,7 @@ with map_col:
     proj = compute.projection(library, analysis, config, "pca")
     fig = charts.cluster_scatter(
         frame, proj.points, centroids=None, method="pca", explained=proj.explained_variance_ratio,
-        title="Or click a section on the map", focus_row=row,
+        title="Or click a section on the map", focus_row=row, placed=proj.placed, seed=config.seed,
     )
     fig.update_layout(height=380)
     st.plotly_chart(
@@ -84,6 +84,8 @@ with map_col:
         selection_mode="points",
         config={"displaylogo": False},
     )
+    if sampled := charts.sampling_caption(proj):
+        st.caption(sampled)
 
 try:
     nb = compute.neighbours(library, analysis, config, int(row), int(k), metric, bool(other))
@@ -123,6 +125,8 @@ picked = st.dataframe(
     },
 )
 st.caption(f"Distances: {metric} on the same features and scaling as the clustering ({controls.describe(config)}).")
+if nb.index != "exact":  # a large library: say which index answered
+    st.caption(f"Searched with {nb.index}.")
 chosen = picked.selection.rows[0] if picked and picked.selection.rows else 0
 a, b = st.columns(2)
 with a:

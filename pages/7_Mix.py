@@ -115,6 +115,8 @@ else:
                           "energy": shown["energy_level"], "step": shown["reason"]}),
             hide_index=True, width="stretch", key="mix_path_table",
         )  # fmt: skip
+        if chain.note:  # a large library: the graph came from the timbre index
+            st.caption(f"Large library: {chain.note}.")
         shown["path"] = frame["path"].to_numpy()[chain.rows]
         downloads.playlist_buttons(shown, digest=chain.config_digest, title="CrateMap mix path", stem="cratemap-mix-path", key="mix_path_pl")
 

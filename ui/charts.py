@@ -35,6 +35,76 @@ SQUEEZE_NOTE = (
 )
 
 
+#: Most points a map draws one by one; beyond it, a seeded sample of this many plus a density layer of all.
+MAP_POINTS = 20_000
+#: Cells per axis of that density layer.
+DENSITY_BINS = 120
+
+
+def map_rows(n_rows: int, *, placed: np.ndarray | None = None, max_points: int = MAP_POINTS, seed: int = 42, keep=()) -> np.ndarray:
+    """Row positions a map draws as points: every placed row, or a seeded sample of ``max_points`` of them.
+
+    Rows in ``keep`` (the section being listened to, a selection) are always
+    in the sample, so clicking and selecting keep working; the rest of the
+    sample is the first rows of one seeded permutation, so it stays put when
+    ``keep`` changes.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_drawn,)], int64
+        Sorted row positions.
+    """
+    rows = np.arange(n_rows) if placed is None else np.flatnonzero(placed)
+    if len(rows) <= max_points:
+        return rows.astype(np.int64)
+    keep = np.intersect1d(np.asarray(list(keep), dtype=np.int64), rows)[:max_points]
+    order = np.random.default_rng(seed).permutation(rows)
+    fill = order[~np.isin(order, keep)][: max_points - len(keep)]
+    return np.sort(np.concatenate([keep, fill])).astype(np.int64)
+
+
+def map_note(n_placed: int, n_drawn: int, *, what: str = "section") -> str:
+    """The sentence under a sampled map ("" when every placed point is drawn)."""
+    if n_drawn >= n_placed:
+        return ""
+    return f"Showing {n_drawn:,} of {n_placed:,} {what}s as points (a seeded sample), the rest as density (grey)."
+
+
+def sampling_caption(projection, *, what: str = "section", max_points: int = MAP_POINTS) -> str:
+    """What the map of a large library fitted and draws, in words ("" when it fitted and draws every row).
+
+    Parameters
+    ----------
+    projection : engine.project.Projection
+    what : str
+        What a point is, for the sentence.
+    max_points : int
+        As given to :func:`cluster_scatter`.
+    """
+    n_placed = int(projection.placed.sum())
+    parts = (f"{projection.sample_note}." if projection.sample_note else "", map_note(n_placed, min(n_placed, max_points), what=what))
+    return " ".join(p for p in parts if p)
+
+
+def _density(points: np.ndarray, *, name: str) -> go.Heatmap:
+    """Counts of ``points`` [shape=(n, 2)] on a grid, as a grey heat map under the points (empty cells clear)."""
+    x, y = points[:, 0], points[:, 1]
+    counts, xe, ye = np.histogram2d(x, y, bins=DENSITY_BINS)
+    z = np.log1p(counts.T)
+    z[counts.T == 0] = np.nan
+    return go.Heatmap(
+        z=z,
+        x=(xe[:-1] + xe[1:]) / 2,
+        y=(ye[:-1] + ye[1:]) / 2,
+        colorscale=[[0.0, "rgba(160,160,160,0.15)"], [1.0, "rgba(220,220,220,0.85)"]],
+        showscale=False,
+        hoverinfo="skip",
+        name=name,
+        showlegend=True,
+        zsmooth="best",
+    )
+
+
 def cluster_colour(c: int) -> str:
     return NOISE if c < 0 else PALETTE[c % len(PALETTE)]
 
@@ -81,8 +151,16 @@ def cluster_scatter(
     title: str,
     focus_row: int | None = None,
     what: str = "section",
+    placed: np.ndarray | None = None,
+    max_points: int = MAP_POINTS,
+    seed: int = 42,
+    keep_rows=(),
 ) -> go.Figure:
     """Sections in 2-D, coloured by cluster, with centroids; ``customdata[0]`` is each point's row.
+
+    More than ``max_points`` placed points: a seeded sample of them is drawn
+    (with ``focus_row`` and ``keep_rows`` always in it) over a density layer
+    of every placed point; :func:`map_note` words it.
 
     Parameters
     ----------
@@ -98,8 +176,22 @@ def cluster_scatter(
         A row to ring (the section being listened to).
     what : str
         What a point is ("section" or "piece"), for the hover text.
+    placed : np.ndarray [shape=(n,)], bool, optional
+        Rows with a position (``Projection.placed``); default every row.
+    max_points, seed : int
+        Most points drawn one by one, and the seed of the sample beyond it.
+    keep_rows : iterable of int
+        Rows always drawn (e.g. the current selection).
     """
     fig = go.Figure()
+    if placed is None:
+        placed = np.isfinite(points[:, :2]).all(axis=1)
+    keep = [r for r in (*keep_rows, *([] if focus_row is None else [focus_row])) if 0 <= r < len(frame)]
+    drawn = map_rows(len(frame), placed=placed, max_points=max_points, seed=seed, keep=keep)
+    if len(drawn) < int(placed.sum()):
+        fig.add_trace(_density(points[placed], name=f"density of every {what.split()[0]}"))
+    full_points = points
+    frame, points = frame.iloc[drawn], points[drawn]
     labels = frame["cluster"].to_numpy()
     when = [f"{mmss(a)}–{mmss(b)}" for a, b in zip(frame["start_s"], frame["end_s"])]
     # tempo, key and energy, when the page added them (ui.mix.add_descriptors)
@@ -113,6 +205,7 @@ def cluster_scatter(
     custom = np.column_stack(
         [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels, np.array(dj)]
     )
+    size = 9 if len(frame) <= 5_000 else 5  # many points: smaller, unringed markers
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
         fig.add_trace(
@@ -121,7 +214,7 @@ def cluster_scatter(
                 y=points[idx, 1],
                 mode="markers",
                 name=cluster_name(int(c)),
-                marker={"color": cluster_colour(int(c)), "size": 9, "line": {"width": 0.5, "color": "#111"}},
+                marker={"color": cluster_colour(int(c)), "size": size, "line": {"width": 0.5 if size > 5 else 0, "color": "#111"}},
                 customdata=custom[idx],
                 hovertemplate=(
                     "<b>%{customdata[1]}</b><br>"
@@ -149,11 +242,11 @@ def cluster_scatter(
                 hovertemplate="centre of cluster %{customdata[1]}<extra></extra>",
             )
         )
-    if focus_row is not None and 0 <= focus_row < len(points):
+    if focus_row is not None and 0 <= focus_row < len(full_points) and placed[focus_row]:
         fig.add_trace(
             go.Scatter(
-                x=[points[focus_row, 0]],
-                y=[points[focus_row, 1]],
+                x=[full_points[focus_row, 0]],
+                y=[full_points[focus_row, 1]],
                 mode="markers",
                 name="playing",
                 marker={"symbol": "circle-open", "size": 22, "color": "#ffffff", "line": {"width": 3}},

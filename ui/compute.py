@@ -11,7 +11,11 @@ Caching decisions, written where they are made:
 * the section table is read from the store once per (library, analysis config);
 * a clustering once per clustering config -- so going back to an earlier k is instant;
 * the k sweep ignores k, so its key sets k to a fixed value: changing k never re-sweeps;
-* the SHAP surrogate, projections and neighbour lists likewise per clustering config.
+* the SHAP surrogate, projections and neighbour lists likewise per clustering config;
+* the similar-section index once per (library, analysis, clustering config, metric), as a shared
+  resource (``st.cache_resource``: it is read-only, and at or above ``ClusterConfig.large_rows``
+  sections it is an approximate index that takes about a second to build), so each new query
+  section costs one lookup.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ import streamlit as st
 from engine.cluster import ClusterResult, KSweep, choose_k, cluster, summarize
 from engine.config import AnalysisConfig, ClusterConfig
 from engine.explain import Explanation, explain
-from engine.prepare import correlation_report
+from engine.prepare import correlation_report, prepare
 from engine.project import Projection, project
 from engine.records import SectionTable
-from engine.similar import Neighbours, nearest_sections
+from engine.similar import Neighbours, SectionIndex, nearest_sections
 from engine.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
 
 from .library import Library
@@ -35,6 +39,8 @@ from .library import Library
 K_MAX = 12
 #: Bootstrap resamples per k in the stability chart.
 N_BOOTSTRAP = 10
+#: Values per chunk of the boundary-margin distances (rows x clusters x features).
+_MARGIN_VALUES = 4_000_000
 #: Trees in the SHAP surrogate: enough for a stable ranking on a few thousand sections, fast on the demo.
 SURROGATE_TREES = 60
 
@@ -108,12 +114,20 @@ def summaries(library: Library, analysis: AnalysisConfig, config: ClusterConfig)
     return summarize(clustering(library, analysis, config), n_examples=3)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def section_index(library: Library, analysis: AnalysisConfig, config: ClusterConfig, metric: str) -> SectionIndex:
+    """The search index over the representative sections (exact, or approximate at scale; see engine.similar)."""
+    used = config.replace(dedupe=False, metric=metric)
+    prepared = prepare(model_table(library, analysis), config=used)
+    return SectionIndex(prepared, metric=metric, config_digest=used.digest(), large_rows=config.large_rows, seed=config.seed)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def neighbours(
     library: Library, analysis: AnalysisConfig, config: ClusterConfig, row: int, k: int, metric: str, other_tracks: bool
 ) -> Neighbours:
     """The ``k`` nearest sections to representative section ``row``."""
-    return nearest_sections(model_table(library, analysis), row=row, k=k, metric=metric, other_tracks=other_tracks, config=config)
+    return nearest_sections(section_index(library, analysis, config, metric), row=row, k=k, other_tracks=other_tracks)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -160,8 +174,12 @@ def boundary_margin(result: ClusterResult) -> np.ndarray:
         return top2[:, 1] - top2[:, 0]
     if result.k < 2:
         return np.zeros(len(result))
-    d = np.linalg.norm(result.data.X[:, None, :] - result.centroids[None, :, :], axis=2)
-    d.sort(axis=1)
-    margin = d[:, 1] - d[:, 0]
+    X, C = result.data.X, result.centroids
+    step = max(1, _MARGIN_VALUES // max(1, C.size))  # rows per chunk: an n x k x features array would not fit at scale
+    margin = np.empty(len(X))
+    for lo in range(0, len(X), step):
+        d = np.linalg.norm(X[lo : lo + step, None, :] - C[None, :, :], axis=2)
+        d.sort(axis=1)
+        margin[lo : lo + step] = d[:, 1] - d[:, 0]
     margin[result.labels < 0] = 0.0
     return margin
