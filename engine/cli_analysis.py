@@ -177,6 +177,10 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         print(f"fuzzy        FPC {result.fpc:.3f}, {int(result.boundary.sum())} boundary sections")
     if pca is not None:
         print(f"PCA          explained variance {', '.join(f'{v:.4f}' for v in pca.explained_variance_ratio)}")
+        if pca.sample_note:
+            print(f"PCA          {pca.sample_note}")
+    for note in result.scale_notes:
+        print(f"scale        {note}")
     for s in summarize(result, n_examples=1):
         top = ", ".join(f"{n} ({c})" for n, c in s.tracks[:2])
         print(f"cluster {s.cluster:<4} {s.size} sections; most from {top}")
@@ -210,6 +214,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
                     "scaler": nb.scaler,
                     "other_tracks": nb.other_tracks,
                     "config_digest": nb.config_digest,
+                    **({"index": nb.index} if nb.index != "exact" else {}),
                     "neighbours": json.loads(nb.meta[cols].to_json(orient="records")),
                 },
                 indent=1,
@@ -217,6 +222,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"query        {nb.query_name} section {nb.query_section} ({nb.metric}, {nb.scaler}, config {nb.config_digest})")
+    if nb.index != "exact":
+        print(f"index        {nb.index}")
     for i, row in nb.meta.iterrows():
         print(f"{i + 1:>3}  {row['distance']:.4f}  {row['name']}  section {int(row['section'])}")
     return 0

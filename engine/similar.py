@@ -182,8 +182,8 @@ class SectionIndex:
     ----------
     index : str
         Which index answers: ``"exact"``, or e.g. ``"faiss IVF-Flat (nlist
-        1264, nprobe 8; recall@10 0.99 on 100 seeded queries), re-ranked by
-        exact cosine distance"``.
+        316, nprobe 8; recall@10 1.00 on 100 seeded queries), re-ranked by
+        exact cosine distance, because 100,000 rows >= 50,000"``.
     recall : float or None
         The recall@10 measured when the approximate index was built.
 
