@@ -141,6 +141,15 @@ def test_choose_k_says_how_large_inputs_were_fitted(small):
     assert choose_k(small[0], config=ClusterConfig(), k_range=(2, 3), n_bootstrap=0).scale_notes == ()
 
 
+def test_choose_k_at_scale_scores_a_seeded_sample(big):
+    table, _ = big
+    sweep = choose_k(table, config=ClusterConfig(), k_range=(4, 7), n_bootstrap=0)
+    assert sweep.suggested_k == 6  # the six blobs
+    assert any("seeded sample of 20,000 of 60,000 rows" in n for n in sweep.scale_notes)
+    again = choose_k(table, config=ClusterConfig(), k_range=(4, 7), n_bootstrap=0)
+    np.testing.assert_array_equal(again.inertia, sweep.inertia)  # the same seeded sample
+
+
 # --------------------------------------------------------------------------- similar sections
 
 
