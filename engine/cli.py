@@ -86,19 +86,9 @@ def store_options(text: str | None) -> dict:
     ParameterError
         If the text is not a JSON object.
     """
-    if text is None:
-        from .store import env_storage_options
+    from .store import env_storage_options, parse_storage_options
 
-        return env_storage_options()
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ParameterError(f"--store-options must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise ParameterError(f"--store-options must be a JSON object, got {type(value).__name__}")
-    return value
+    return env_storage_options() if text is None else parse_storage_options(text, what="--store-options")
 
 
 def _extra_command_modules():

@@ -56,10 +56,10 @@ from .config import (
     SegmentConfig,
     SelectConfig,
 )
-from .errors import StoreError
+from .errors import ParameterError, StoreError
 from .records import FrameTable, SectionTable, Track
 
-__all__ = ["Store", "open_store", "env_storage_options", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
+__all__ = ["Store", "open_store", "env_storage_options", "parse_storage_options", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
 
 STORE_FORMAT = 1
 _MANIFEST = "cratemap-store.json"
@@ -700,24 +700,34 @@ def open_store(root: str | os.PathLike, *, storage_options: Mapping[str, Any] | 
     return Store(root, storage_options=storage_options)
 
 
+def parse_storage_options(text: str, *, what: str = "storage options") -> dict[str, Any]:
+    """fsspec storage options from a JSON object's text (empty text: none).
+
+    Raises
+    ------
+    ParameterError
+        If the text is not a JSON object; the message names ``what``.
+    """
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ParameterError(f"{what} must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 def env_storage_options() -> dict[str, Any]:
     """fsspec options for store URLs from ``$CRATEMAP_STORE_OPTIONS`` (a JSON object; empty when unset).
 
     Raises
     ------
-    StoreError
+    ParameterError
         If the variable is set but is not a JSON object.
     """
-    text = os.environ.get("CRATEMAP_STORE_OPTIONS", "").strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise StoreError(f"$CRATEMAP_STORE_OPTIONS must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise StoreError(f"$CRATEMAP_STORE_OPTIONS must be a JSON object, got {type(value).__name__}")
-    return value
+    return parse_storage_options(os.environ.get("CRATEMAP_STORE_OPTIONS", ""), what="$CRATEMAP_STORE_OPTIONS")
 
 
 def _reopen(url: str, storage_options: dict[str, Any]) -> Store:

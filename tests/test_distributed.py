@@ -266,3 +266,16 @@ def test_the_plain_local_path_needs_no_dask(demo_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "tracks       1" in proc.stdout
     assert "distributed analysis needs Dask: pip install 'distributed'" in proc.stderr
+
+
+def test_store_options_must_be_a_json_object(demo_dir, tmp_path, capsys, monkeypatch):
+    from engine.cli import main
+
+    assert main(["info", "memory://x", "--store-options", "[1, 2]"]) == 2
+    assert "--store-options must be a JSON object, got list" in capsys.readouterr().err
+    monkeypatch.setenv("CRATEMAP_STORE_OPTIONS", "{not json")
+    assert main(["info", "memory://x"]) == 2
+    assert "$CRATEMAP_STORE_OPTIONS must be a JSON object" in capsys.readouterr().err
+    monkeypatch.delenv("CRATEMAP_STORE_OPTIONS")
+    assert main(["info", f"memory://nothing-{os.getpid()}"]) == 1
+    assert "there is no CrateMap store at" in capsys.readouterr().err
