@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("analyze", help="decode files and store their features (default: the demo library)")
-    p.add_argument("sources", nargs="*", metavar="FOLDER_OR_FILE", help="folders and files (default: the bundled demo library)")
+    p.add_argument("sources", nargs="*", metavar="FOLDER_OR_FILE", help="folders, files or fsspec URLs such as s3://bucket/crate/ (default: the bundled demo library)")
     p.add_argument("--out", default=None, metavar="STORE", help="store folder or fsspec URL, e.g. s3://bucket/crate (default: $CRATEMAP_STORE or .cratemap/store)")
     _add_store_options(p)
     p.add_argument("--preset", choices=("default", "thesis"), default="default", help="feature preset (default: default)")
@@ -74,7 +74,7 @@ def _add_store_options(p: argparse.ArgumentParser) -> None:
         "--store-options",
         default=None,
         metavar="JSON",
-        help='fsspec options for a store URL, e.g. \'{"client_kwargs": {"endpoint_url": "http://minio:9000"}}\' (else $CRATEMAP_STORE_OPTIONS)',
+        help='fsspec options for store (and input) URLs, e.g. \'{"client_kwargs": {"endpoint_url": "http://minio:9000"}}\' (else $CRATEMAP_STORE_OPTIONS)',
     )
 
 
@@ -127,10 +127,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     config = _analysis_config(args)
     sources = args.sources or [DEMO_DIR]
-    inputs, skipped = collect_inputs(sources)
+    options = store_options(args.store_options)
+    inputs, skipped = collect_inputs(sources, storage_options=options)
     if not inputs:
         raise ParameterError(f"no audio files found in {', '.join(map(str, sources))}")
-    store = Store(args.out or default_store_dir(), storage_options=store_options(args.store_options))
+    store = Store(args.out or default_store_dir(), storage_options=options)
     if (args.scheduler or args.dask_workers) and args.embedding != "none":
         raise ParameterError("--embedding runs on this machine; analyse on the cluster first, then embed without --scheduler/--dask-workers")
     embed_config = None

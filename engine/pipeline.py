@@ -8,8 +8,10 @@ that finished is in the store even if the batch is interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -48,8 +50,18 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 class InputFile:
     """A file to analyse and the name to show for it."""
 
-    path: str  # where to read it
+    path: str  # where to read it: a local path, or an fsspec URL (s3://bucket/crate/a.ogg)
     name: str  # display name: the relative path the user gave
+    options: str = ""  # a URL's fsspec storage options, as JSON ("" for none or a local path)
+
+    @property
+    def is_url(self) -> bool:
+        """Is :attr:`path` a (non-local) fsspec URL?"""
+        return _is_url(self.path)
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
 
 
 @dataclass(frozen=True)
@@ -71,17 +83,24 @@ class Progress:
         return self.audio_s / self.file_wall_s if self.file_wall_s > 0 else float("inf")
 
 
-def collect_inputs(sources: Sequence[str | os.PathLike]) -> tuple[list[InputFile], list[str]]:
+def collect_inputs(
+    sources: Sequence[str | os.PathLike], *, storage_options: Mapping[str, object] | None = None
+) -> tuple[list[InputFile], list[str]]:
     """Expand folders and files into :class:`InputFile` items.
 
     A folder contributes every file below it whose name ends in an audio
     suffix, named by its path relative to that folder; a file given
-    explicitly is always tried, whatever its name.
+    explicitly is always tried, whatever its name. A source may also be an
+    fsspec URL (``s3://bucket/crate/``, a prefix or one object): it is listed
+    here and each file is fetched by whoever analyses it (a Dask worker, or
+    this process), so workers on many machines can read one library.
 
     Parameters
     ----------
-    sources : sequence of path-like
+    sources : sequence of path-like or URL
         Folders and files.
+    storage_options : mapping, optional
+        fsspec options for URL sources (credentials, an endpoint).
 
     Returns
     -------
@@ -93,11 +112,16 @@ def collect_inputs(sources: Sequence[str | os.PathLike]) -> tuple[list[InputFile
     Raises
     ------
     ParameterError
-        If a source does not exist.
+        If a source does not exist or its URL cannot be listed.
     """
     inputs: list[InputFile] = []
     skipped: list[str] = []
     for src in sources:
+        if isinstance(src, str) and _is_url(src):
+            found, left = _collect_url(src, storage_options or {})
+            inputs += found
+            skipped += left
+            continue
         p = Path(src)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
@@ -110,6 +134,58 @@ def collect_inputs(sources: Sequence[str | os.PathLike]) -> tuple[list[InputFile
         else:
             raise ParameterError(f"no such file or folder: {src}")
     return inputs, skipped
+
+
+def _collect_url(url: str, options: Mapping[str, object]) -> tuple[list[InputFile], list[str]]:
+    """List an fsspec URL: a prefix's audio files (relative names) or one object."""
+    import json
+
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url, **options)
+        protocol = url.split("://", 1)[0]
+        encoded = json.dumps(dict(options), sort_keys=True) if options else ""
+        if fs.isdir(root):
+            root = root.rstrip("/")
+            found, skipped = [], []
+            for key in sorted(fs.find(root)):
+                rel = key[len(root) + 1 :]
+                if not rel or rel.rsplit("/", 1)[-1].startswith("."):
+                    continue
+                if is_audio_name(rel):
+                    found.append(InputFile(f"{protocol}://{key}", rel, encoded))
+                else:
+                    skipped.append(rel)
+            return found, skipped
+        if fs.isfile(root):
+            return [InputFile(url, root.rsplit("/", 1)[-1], encoded)], []
+    except (ImportError, ValueError, OSError) as exc:
+        raise ParameterError(f"cannot list {url} ({exc})") from exc
+    raise ParameterError(f"no such file or folder: {url}")
+
+
+@contextlib.contextmanager
+def _local_copy(item_path: str, options: str):
+    """A local path to read ``item_path`` from: the path itself, or a URL's object fetched to a temporary file."""
+    if not _is_url(item_path):
+        yield item_path
+        return
+    import json
+
+    import fsspec
+
+    suffix = Path(item_path.rsplit("/", 1)[-1]).suffix
+    with tempfile.TemporaryDirectory(prefix="cratemap-fetch-") as tmp:
+        local = os.path.join(tmp, f"input{suffix}")
+        try:
+            fs, remote = fsspec.core.url_to_fs(item_path, **(json.loads(options) if options else {}))
+            fs.get_file(remote, local)
+        except FileNotFoundError as exc:
+            raise DecodeError(item_path, "missing", "the object does not exist") from exc
+        except (ImportError, ValueError, OSError) as exc:
+            raise DecodeError(item_path, "missing", f"cannot fetch it ({exc})") from exc
+        yield local
 
 
 def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfig) -> SectionTable:
@@ -191,21 +267,26 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
         return FileError(name, "error", "ran out of memory while analysing this file")
 
 
-def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store):
-    """One distributed task: hash the file, answer from the store when it can, else analyse it.
+def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store, options: str = ""):
+    """One task: hash the file, answer from the store when it can, else analyse it.
 
     Hashing runs on the worker, beside the decoding, so the driver never reads
-    the library's bytes. Returns ``(status, track_id, Track or FileError)``
-    with status ``"analysed"``, ``"cached"`` or ``"error"``.
+    the library's bytes; a URL's object is fetched here to a temporary file
+    (and recorded under its URL). Returns ``(status, track_id, Track or
+    FileError)`` with status ``"analysed"``, ``"cached"`` or ``"error"``.
     """
     try:
-        tid = file_digest(path)
+        with _local_copy(path, options) as local:
+            tid = file_digest(local)
+            stored = store.track(tid)
+            if stored is not None and store.has_frames(tid, config.frames.digest()):
+                return "cached", tid, stored
+            result = _analyse_one(local, name, tid, config, store)
+            if isinstance(result, Track) and local != path:
+                result = dataclasses.replace(result, path=path)
+                store.put_track(result)
     except DecodeError as exc:
         return "error", "", FileError(name, exc.reason, exc.detail)
-    stored = store.track(tid)
-    if stored is not None and store.has_frames(tid, config.frames.digest()):
-        return "cached", tid, stored
-    result = _analyse_one(path, name, tid, config, store)
     return ("error" if isinstance(result, FileError) else "analysed"), tid, result
 
 
@@ -302,14 +383,19 @@ def analyze(
             tracks[tid] = result
             report(item.name, "analysed", result.duration_s, file_wall)
 
-    if client is not None:
-        from .distributed import run_tasks, task_failure
+    if client is not None or any(item.is_url for item in items):
+        # Each file is a task that hashes it where it is read (a Dask worker, or here for URLs without
+        # a cluster); the driver sorts out duplicates in input order afterwards.
+        from .distributed import run_tasks, task_failure  # imports Dask only when run_tasks runs
 
-        # The workers hash the files; the driver sorts out duplicates in input order afterwards.
+        tasks = [(item.path, item.name, config, store, item.options) for item in items]
+        if client is not None:
+            runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, config))
+        else:
+            runs = _run_inline(tasks)
         seen_tid: dict[str, InputFile] = {}
         outcomes: dict[int, tuple[str, str, object]] = {}
-        tasks = [(item.path, item.name, config, store) for item in items]
-        for i, outcome, file_wall in run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, config)):
+        for i, outcome, file_wall in runs:
             item = items[i]
             if isinstance(outcome, BaseException):  # the task itself failed (or killed every worker it ran on)
                 outcome = ("error", "", FileError(item.name, "error", task_failure(outcome)))
@@ -395,6 +481,13 @@ def analyze(
         wall_s=time.perf_counter() - t0,
         from_store=tuple(cached),
     )
+
+
+def _run_inline(tasks):
+    """:func:`engine.distributed.run_tasks` without a cluster: one task after another, here."""
+    for i, args in enumerate(tasks):
+        t0 = time.perf_counter()
+        yield i, _hash_and_analyse(*args), time.perf_counter() - t0
 
 
 def open_library(store: Store, *, config: AnalysisConfig | None = None) -> BatchResult:

@@ -288,3 +288,33 @@ def _trim_threshold():
 def test_local_workers_keep_glibcs_own_trim_threshold(client):
     # Dask's default (65536) made the analysis 20-30% slower than the plain path
     assert set(client.run(_trim_threshold).values()) == {None}
+
+
+def test_a_library_at_an_s3_url_is_listed_fetched_and_analysed(client, s3, demo_dir, tmp_path):
+    import s3fs
+
+    from engine.decode import file_digest
+    from engine.pipeline import collect_inputs
+
+    fs = s3fs.S3FileSystem(**s3)
+    fs.put_file(str(demo_dir / "tt1.ogg"), f"{BUCKET}/music/a/tt1.ogg")
+    fs.put_file(str(demo_dir / "tt4.ogg"), f"{BUCKET}/music/b/tt4.ogg")
+    fs.pipe_file(f"{BUCKET}/music/b/broken.wav", b"RIFF\x00\x00\x00\x00WAVEnot audio" * 20)
+    fs.pipe_file(f"{BUCKET}/music/cover.jpg", b"\xff\xd8\xff not audio")
+    inputs, skipped = collect_inputs([f"s3://{BUCKET}/music/"], storage_options=s3)
+    assert [i.name for i in inputs] == ["a/tt1.ogg", "b/broken.wav", "b/tt4.ogg"] and skipped == ["cover.jpg"]
+    local = analyze([InputFile(str(demo_dir / n), n) for n in ("tt1.ogg", "tt4.ogg")], store=Store(tmp_path / "local"))
+    for label, kwargs in (("dask", {"client": client}), ("inline", {})):
+        result = analyze(inputs, store=Store(tmp_path / label), **kwargs)
+        assert [(e.name, e.reason) for e in result.errors] == [("b/broken.wav", "not-audio")]
+        by_name = {t.name: t for t in result.tracks}
+        assert by_name["a/tt1.ogg"].track_id == file_digest(demo_dir / "tt1.ogg")  # hashed where it was fetched
+        assert by_name["b/tt4.ogg"].path == f"s3://{BUCKET}/music/b/tt4.ogg"  # recorded under its URL
+        np.testing.assert_array_equal(result.sections.values, local.sections.values)
+
+
+def test_an_unreachable_input_url_is_a_clear_error():
+    from engine.pipeline import collect_inputs
+
+    with pytest.raises(ParameterError, match="cannot list nosuchprotocol://x"):
+        collect_inputs(["nosuchprotocol://x/"])

@@ -30,6 +30,9 @@ def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> b
 
     Returns False (after saying why) when the audio cannot be played.
     """
+    if "://" in path:
+        st.info(f"The audio of {name} is at {path}; the app plays only files on its own disk.")
+        return False
     if not path or not Path(path).is_file():
         st.warning(f"The audio of {name} is no longer on the server (uploads are kept only while the app runs); upload it again to listen.")
         return False
@@ -47,7 +50,7 @@ def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> b
 
 def spectrogram(track_id: str, path: str, name: str, start_s: float, end_s: float, *, key: str | None = None) -> None:
     """The section's log-frequency spectrogram."""
-    if not path or not Path(path).is_file():
+    if not path or "://" in path or not Path(path).is_file():
         return
     try:
         spec = compute.spectrogram(track_id, path, float(start_s), float(end_s), name)
