@@ -318,3 +318,16 @@ def test_an_unreachable_input_url_is_a_clear_error():
 
     with pytest.raises(ParameterError, match="cannot list nosuchprotocol://x"):
         collect_inputs(["nosuchprotocol://x/"])
+
+
+def test_a_file_that_kills_every_worker_is_reported_and_the_cluster_recovers(client):
+    """The poison-file case: the task dies with each worker that runs it (here: os._exit), until Dask gives up."""
+    from engine.distributed import run_tasks, task_failure
+
+    results = list(run_tasks(client, os._exit, [(3,)]))
+    assert len(results) == 1
+    index, outcome, _ = results[0]
+    assert index == 0 and type(outcome).__name__ == "KilledWorker"
+    assert "every worker that tried this file died" in task_failure(outcome)
+    client.wait_for_workers(2, timeout=60)
+    assert len(client.run(os.getpid)) == 2
