@@ -29,7 +29,7 @@ from .features import aggregate, frame_features
 from .records import BatchResult, FileError, FrameTable, PieceTable, SectionTable, Track
 from .segment import min_track_seconds, segment
 from .select import select_sections
-from .store import Store, pieces_key
+from .store import Store, is_remote_url, pieces_key
 
 __all__ = [
     "InputFile",
@@ -57,11 +57,7 @@ class InputFile:
     @property
     def is_url(self) -> bool:
         """Is :attr:`path` a (non-local) fsspec URL?"""
-        return _is_url(self.path)
-
-
-def _is_url(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+        return is_remote_url(self.path)
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ def collect_inputs(
     inputs: list[InputFile] = []
     skipped: list[str] = []
     for src in sources:
-        if isinstance(src, str) and _is_url(src):
+        if isinstance(src, str) and is_remote_url(src):
             found, left = _collect_url(src, storage_options or {})
             inputs += found
             skipped += left
@@ -168,7 +164,7 @@ def _collect_url(url: str, options: Mapping[str, object]) -> tuple[list[InputFil
 @contextlib.contextmanager
 def _local_copy(item_path: str, options: str):
     """A local path to read ``item_path`` from: the path itself, or a URL's object fetched to a temporary file."""
-    if not _is_url(item_path):
+    if not is_remote_url(item_path):
         yield item_path
         return
     import json
@@ -229,19 +225,21 @@ def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfi
     return SectionTable(meta=meta, values=np.asarray(values, np.float64), names=tuple(names), config_digest=config.section_digest())
 
 
-def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
+def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str = ""):
     """Decode and describe one file into the store. Runs in a worker process or inline.
 
     BLAS runs on one thread here, always: parallelism is across files, and
     results must not depend on ``jobs`` (threaded BLAS sums in another order).
+    ``source``, when given, is recorded as the track's path instead of
+    ``path`` (a URL whose object was fetched to ``path``).
 
     Returns the Track, or a FileError.
     """
     with threadpool_limits(1):
-        return _analyse_one_unlimited(path, name, track_id, config, store)
+        return _analyse_one_unlimited(path, name, track_id, config, store, source)
 
 
-def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
+def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str):
     try:
         audio = decode_file(
             path,
@@ -257,8 +255,9 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
         table = sections_from_frames(frames, name, config=config)
         if len(table):
             store.put_sections(table, config=config)
-        store.put_track(audio.track)  # last: a track record means its frames are complete
-        return audio.track
+        track = dataclasses.replace(audio.track, path=source) if source else audio.track
+        store.put_track(track)  # last: a track record means its frames are complete
+        return track
     except DecodeError as exc:
         return FileError(exc.name, exc.reason, exc.detail)
     except EngineError as exc:
@@ -278,16 +277,19 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
     try:
         with _local_copy(path, options) as local:
             tid = file_digest(local)
-            stored = store.track(tid)
-            if stored is not None and store.has_frames(tid, config.frames.digest()):
+            stored = _stored(store, tid, config)
+            if stored is not None:
                 return "cached", tid, stored
-            result = _analyse_one(local, name, tid, config, store)
-            if isinstance(result, Track) and local != path:
-                result = dataclasses.replace(result, path=path)
-                store.put_track(result)
+            result = _analyse_one(local, name, tid, config, store, source=path if local != path else "")
     except DecodeError as exc:
         return "error", "", FileError(name, exc.reason, exc.detail)
     return ("error" if isinstance(result, FileError) else "analysed"), tid, result
+
+
+def _stored(store: Store, track_id: str, config: AnalysisConfig) -> Track | None:
+    """The stored Track when the store already holds its frames under ``config``, else None."""
+    stored = store.track(track_id)
+    return stored if stored is not None and store.has_frames(track_id, config.frames.digest()) else None
 
 
 def _warm_up_kernels(config: AnalysisConfig) -> None:
@@ -358,7 +360,6 @@ def analyze(
     todo: list[tuple[InputFile, str]] = []
     cached: list[str] = []
     tracks: dict[str, Track] = {}
-    frame_digest = config.frames.digest()
     store.clean_partial()  # temporary files of writers killed over an hour ago
 
     def report(name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
@@ -367,11 +368,14 @@ def analyze(
         if progress is not None:
             progress(Progress(done, total, name, status, audio_s, file_wall, time.perf_counter() - t0, detail))
 
-    def answer_from_store(item: InputFile, tid: str, stored: Track, file_wall: float) -> None:
+    def remember(item: InputFile, stored: Track) -> Track:
         # remember this name too, and where the file is now (embedding and playback read it)
         stored = dataclasses.replace(stored, path=item.path)
         store.put_track(stored, names=[item.name])
-        tracks[tid] = stored
+        return stored
+
+    def answer_from_store(item: InputFile, tid: str, stored: Track, file_wall: float) -> None:
+        tracks[tid] = remember(item, stored)
         cached.append(tid)
         report(item.name, "cached", stored.duration_s, file_wall)
 
@@ -393,8 +397,8 @@ def analyze(
             runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, config))
         else:
             runs = _run_inline(tasks)
-        seen_tid: dict[str, InputFile] = {}
         outcomes: dict[int, tuple[str, str, object]] = {}
+        seen: dict[str, str] = {}  # track id -> the name first finished under (for the progress line only)
         for i, outcome, file_wall in runs:
             item = items[i]
             if isinstance(outcome, BaseException):  # the task itself failed (or killed every worker it ran on)
@@ -402,23 +406,26 @@ def analyze(
             status, tid, result = outcome
             outcomes[i] = (status, tid, result)
             if status == "error":
-                settle(item, tid, result, file_wall)
-            elif tid in seen_tid:
-                report(item.name, "duplicate", 0.0, file_wall, f"same audio as {seen_tid[tid].name}")
+                report(item.name, "error", 0.0, file_wall, result.detail)
+            elif tid in seen:
+                report(item.name, "duplicate", 0.0, file_wall, f"same audio as {seen[tid]}")
             else:
-                seen_tid[tid] = item
-                if status == "cached":
-                    answer_from_store(item, tid, result, file_wall)
-                else:
-                    settle(item, tid, result, file_wall)
-        for i in sorted(outcomes):  # duplicates and first names by input order, whichever finished first
-            status, tid, _ = outcomes[i]
+                seen[tid] = item.name
+                report(item.name, status, result.duration_s, file_wall)
+        # what the batch holds is settled in input order, whichever task finished first
+        for i, item in enumerate(items):
+            status, tid, result = outcomes[i]
             if status == "error":
-                continue
-            if tid in first_name:
-                duplicates.append((items[i].name, first_name[tid]))
+                errors.append(result)
+            elif tid in first_name:
+                duplicates.append((item.name, first_name[tid]))
             else:
-                first_name[tid] = items[i].name
+                first_name[tid] = item.name
+                if status == "cached":
+                    tracks[tid] = remember(item, result)
+                    cached.append(tid)
+                else:
+                    tracks[tid] = result
     else:
         for item in items:
             t_file = time.perf_counter()
@@ -433,8 +440,8 @@ def analyze(
                 report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {first_name[tid]}")
                 continue
             first_name[tid] = item.name
-            stored = store.track(tid)
-            if stored is not None and store.has_frames(tid, frame_digest):
+            stored = _stored(store, tid, config)
+            if stored is not None:
                 answer_from_store(item, tid, stored, time.perf_counter() - t_file)
             else:
                 todo.append((item, tid))
@@ -459,17 +466,11 @@ def analyze(
     ok_ids = [tid for tid in first_name if tid in tracks]
     sections = None
     if ok_ids:
-        try:
-            sections = store.load_sections(config, track_ids=ok_ids)
-        except StoreError:
-            sections = None  # every track read is shorter than one section at these settings
-        with_rows = set(sections.meta["track_id"]) if sections is not None else set()
-        for tid in ok_ids:
-            if tid not in with_rows:  # a cached track may be too short for a longer section length
-                errors.append(FileError(first_name[tid], "too-short", "shorter than one section at these settings"))
+        # a cached track may be too short for a longer section length
+        sections, ok_ids, too_short = _sections_of(store, config, ok_ids, first_name)
+        errors += too_short
         if sections is not None:  # show this batch's names, even for tracks first stored under another
             sections.meta["name"] = sections.meta["track_id"].map(first_name)
-        ok_ids = [tid for tid in ok_ids if tid in with_rows]
     store.record_analysis(config)
     ok = tuple(tracks[t] for t in ok_ids)
     return BatchResult(
@@ -481,6 +482,17 @@ def analyze(
         wall_s=time.perf_counter() - t0,
         from_store=tuple(cached),
     )
+
+
+def _sections_of(store: Store, config: AnalysisConfig, ids: list[str], names: Mapping[str, str]):
+    """The section table of ``ids`` (None when every one is shorter than a section), the ids with rows, and a too-short error for each other."""
+    try:
+        sections = store.load_sections(config, track_ids=ids)
+    except StoreError:
+        sections = None  # every track is shorter than one section at these settings
+    with_rows = set(sections.meta["track_id"]) if sections is not None else set()
+    errors = [FileError(names[t], "too-short", "shorter than one section at these settings") for t in ids if t not in with_rows]
+    return sections, [t for t in ids if t in with_rows], errors
 
 
 def _run_inline(tasks):
@@ -521,13 +533,13 @@ def open_library(store: Store, *, config: AnalysisConfig | None = None) -> Batch
     ids = [tid for tid in store.frame_track_ids(config.frames.digest()) if tid in by_id]
     if not ids:
         raise StoreError(f"{store.url} holds no tracks analysed with these decoding and STFT settings")
-    sections = store.load_sections(config, track_ids=ids)
-    with_rows = set(sections.meta["track_id"])
-    errors = tuple(FileError(by_id[t].name, "too-short", "shorter than one section at these settings") for t in ids if t not in with_rows)
-    ok = tuple(by_id[t] for t in ids if t in with_rows)
+    sections, ok_ids, errors = _sections_of(store, config, ids, {t: by_id[t].name for t in ids})
+    if sections is None:
+        raise StoreError(f"{store.url} holds no sections for these settings")
+    ok = tuple(by_id[t] for t in ok_ids)
     return BatchResult(
         tracks=ok,
-        errors=errors,
+        errors=tuple(errors),
         duplicates=(),
         sections=sections,
         seconds_of_audio=float(sum(t.duration_s for t in ok)),

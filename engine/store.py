@@ -59,7 +59,7 @@ from .config import (
 from .errors import ParameterError, StoreError
 from .records import FrameTable, SectionTable, Track
 
-__all__ = ["Store", "open_store", "env_storage_options", "parse_storage_options", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
+__all__ = ["Store", "open_store", "env_storage_options", "parse_storage_options", "is_remote_url", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
 
 STORE_FORMAT = 1
 _MANIFEST = "cratemap-store.json"
@@ -118,8 +118,9 @@ def _table_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _is_local_url(root: str) -> bool:
-    return "://" not in root or root.startswith("file://") or root.startswith("local://")
+def is_remote_url(text: str) -> bool:
+    """Is ``text`` an fsspec URL of a non-local filesystem (``s3://``, ``memory://``...), not a path or ``file://``?"""
+    return "://" in text and not (text.startswith("file://") or text.startswith("local://"))
 
 
 class Store:
@@ -149,7 +150,7 @@ class Store:
     def __init__(self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None, create: bool = True) -> None:
         text = os.fspath(root)
         self.storage_options: dict[str, Any] = dict(storage_options or {})
-        self.is_local = _is_local_url(text)
+        self.is_local = not is_remote_url(text)
         if self.is_local:
             local = text.split("://", 1)[1] if "://" in text else text
             self._root = Path(local).expanduser()
@@ -250,19 +251,7 @@ class Store:
             raise StoreError(f"cannot write {path} in the store {self.url} ({exc})") from exc
 
     def _write_table(self, path: str, table: pa.Table) -> None:
-        if self.fs is not None:
-            self._write_bytes(path, _table_bytes(table))
-            return
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".parquet", dir=target.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self._write_bytes(path, _table_bytes(table))
 
     def _read_table(self, path: str, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
         """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
@@ -317,7 +306,7 @@ class Store:
         if self.fs is None:
             for dirpath, _, files in os.walk(self._base):
                 for f in files:
-                    if f.startswith(_TMP_PREFIX) or f.startswith(".part-"):
+                    if f.startswith(_TMP_PREFIX):
                         p = os.path.join(dirpath, f)
                         try:
                             if now - os.path.getmtime(p) > max_age_s:
@@ -383,10 +372,6 @@ class Store:
     def track_ids(self) -> list[str]:
         """Every track id with a track record, sorted."""
         return [n[: -len(".json")] for n in self._names_in("tracks", suffix=".json")]
-
-    def has_track(self, track_id: str) -> bool:
-        """Is a track record stored for ``track_id``?"""
-        return self._exists(self._track_path(track_id))
 
     def track(self, track_id: str) -> Track | None:
         """The stored :class:`Track`, or None."""
