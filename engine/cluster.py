@@ -71,7 +71,7 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import normalize
 
-from .config import LARGE_ROWS, THESIS_FEATURES, ClusterConfig
+from .config import LARGE_ROWS, THESIS_FEATURES, ClusterConfig, is_large
 from ._threads import limit_threads
 from .errors import EngineError, ParameterError
 from .prepare import Prepared, prepare
@@ -388,23 +388,6 @@ def _fit_fcm(Z: np.ndarray, k: int, config: ClusterConfig, seed: int, n_init: in
     return best[1], _fcm_memberships(Z, best[1], config.fcm_m), best[2]
 
 
-def is_large(n_rows: int, config: ClusterConfig) -> bool:
-    """Do ``n_rows`` rows take the scalable methods under ``config``?
-
-    Parameters
-    ----------
-    n_rows : int
-    config : ClusterConfig
-        Its ``large_rows`` (0 = never).
-
-    Returns
-    -------
-    bool
-        ``True`` when ``config.large_rows`` is set and ``n_rows >= config.large_rows``.
-    """
-    return bool(config.large_rows) and n_rows >= config.large_rows
-
-
 def _fit(Z: np.ndarray, k: int, config: ClusterConfig, metric_used: str, seed: int, notes: list[str], scale: list[str]):
     """Fit one method on working rows ``Z``; return raw labels and fcm memberships.
 
@@ -415,7 +398,7 @@ def _fit(Z: np.ndarray, k: int, config: ClusterConfig, metric_used: str, seed: i
     subsample = config.fit_sample and n > config.fit_sample and method in ("kmeans", "fcm")
     fit_rows = _sample_rows(n, config.fit_sample, seed) if subsample else None
     # A config that sets fit_sample keeps it at every size: its fit is already bounded.
-    large = is_large(n, config) and not subsample
+    large = is_large(n, config.large_rows) and not subsample
     why = f"because {n:,} rows >= {config.large_rows:,}"
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
@@ -836,7 +819,7 @@ def choose_k(
     X = prep.X
     scale: list[str] = []
     fit_config = config
-    if config.large_rows and n >= config.large_rows and n > SWEEP_SAMPLE:
+    if is_large(n, config.large_rows) and n > SWEEP_SAMPLE:
         # which k fits is a property of the distribution: a seeded sample answers it at a fraction of the cost,
         # fitted with the same scalable methods (plain K-Means' ten starts on the sample took 4x longer than those)
         X = X[_sample_rows(n, SWEEP_SAMPLE, config.seed)]

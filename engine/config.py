@@ -40,6 +40,7 @@ __all__ = [
     "ClusterConfig",
     "MixConfig",
     "LARGE_ROWS",
+    "is_large",
     "PRESETS",
     "THESIS_FEATURES",
     "preset",
@@ -54,6 +55,11 @@ ENGINE_DATA_VERSION = 1
 #: fits on seeded samples, an approximate neighbour index); the default of
 #: ``ClusterConfig.large_rows``. Below it every result is exact, as before.
 LARGE_ROWS = 50_000
+
+
+def is_large(n_rows: int, large_rows: int) -> bool:
+    """Do ``n_rows`` rows take the scalable methods at threshold ``large_rows`` (0 = never)?"""
+    return bool(large_rows) and n_rows >= large_rows
 
 #: The 17 features the thesis modelled with.
 THESIS_FEATURES: tuple[str, ...] = (

@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import LARGE_ROWS, AnalysisConfig, ClusterConfig, MixConfig
+from .config import LARGE_ROWS, AnalysisConfig, ClusterConfig, MixConfig, is_large
 from .errors import ParameterError, StoreError
 from .records import FrameTable, SectionTable
 from .rhythm import Tempo, accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
@@ -673,7 +673,7 @@ def _graph(table: MixTable, X: np.ndarray, config: MixConfig, block: int = 256, 
     """Edges (src, dst, cost): each section's ``graph_neighbours`` best-scoring allowed successors, and a note."""
     desc = table.descriptors
     n = len(desc)
-    if large_rows and n >= large_rows:
+    if is_large(n, large_rows):
         return _candidate_graph(table, X, config, large_rows)
     block = max(1, min(block, _GRAPH_BLOCK_VALUES // max(n, 1)))
     codes = _row_codes(desc)

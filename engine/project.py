@@ -41,8 +41,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from ._threads import limit_threads
-from .cluster import ClusterResult
-from .config import LARGE_ROWS
+from .cluster import ClusterResult, _sample_rows
+from .config import LARGE_ROWS, is_large
 from .errors import EngineError, ModelError, ParameterError
 from .prepare import Prepared, check_finite
 
@@ -204,8 +204,8 @@ def project(
         raise ParameterError(f"sample_rows must be at least {max(3, n_components + 1)}, got {sample_rows}")
     size = int(sample_rows) if sample_rows is not None else _SCALE_ROWS[method]
     fit = None
-    if large_rows and n >= large_rows and n > size:
-        fit = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+    if is_large(n, large_rows) and n > size:
+        fit = _sample_rows(n, size, seed)
     try:
         with limit_threads(X.size):
             proj = _project(X, cents, labels, names, method, n_components, metric, perplexity, n_neighbors, min_dist, seed, digest, fit)

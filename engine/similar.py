@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import normalize
 
-from .config import LARGE_ROWS, ClusterConfig
+from .cluster import working_space
+from .config import LARGE_ROWS, ClusterConfig, is_large
 from .errors import ModelError, ParameterError
 from .prepare import Prepared, prepare
 from .table import TableLike
@@ -209,7 +209,7 @@ class SectionIndex:
         self._track = prepared.meta["track_id" if "track_id" in prepared.meta.columns else "name"].astype(str).to_numpy()
         n = len(prepared)
         self._ivf = None
-        if large_rows and n >= large_rows and metric != "manhattan":
+        if is_large(n, large_rows) and metric != "manhattan":
             self._ivf = _IVF(prepared.X, metric=metric, seed=seed)
             self.recall = self._ivf.recall
             self.index = (
@@ -220,7 +220,7 @@ class SectionIndex:
         else:
             self._nn = NearestNeighbors(metric=metric, algorithm="brute").fit(prepared.X)
             self.index = "exact"
-            if large_rows and n >= large_rows:
+            if is_large(n, large_rows):
                 self.index = f"exact (chunked brute force: faiss has no approximate index for {metric} distances)"
 
     def query(self, row: int, *, k: int = 10, other_tracks: bool = False) -> Neighbours:
@@ -316,12 +316,10 @@ class _IVF:
             ) from exc
         self._faiss = faiss
         n, d = X.shape
-        if metric == "cosine":
-            V, kind = normalize(X, norm="l2", axis=1), faiss.METRIC_INNER_PRODUCT
-        elif metric == "correlation":
-            V, kind = normalize(X - X.mean(axis=1, keepdims=True), norm="l2", axis=1), faiss.METRIC_INNER_PRODUCT
-        else:
-            V, kind = X, faiss.METRIC_L2
+        # cosine and correlation: inner products of the unit rows spherical K-Means works on
+        spherical = metric in ("cosine", "correlation")
+        V = working_space(X, f"spherical-{metric}") if spherical else X
+        kind = faiss.METRIC_INNER_PRODUCT if spherical else faiss.METRIC_L2
         self.vectors = np.ascontiguousarray(V, dtype=np.float32)
         self.nlist = int(max(1, min(round(np.sqrt(n)), n // _TRAIN_PER_CELL)))
         quantizer = faiss.IndexFlatIP(d) if kind == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(d)
