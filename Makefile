@@ -1,28 +1,45 @@
 # CrateMap: two commands.
-#   make run   set up .venv and open the app on the bundled demo library
-#   make test  set up .venv (with the test tools) and run the whole suite
+#   make run   set up .venv from the lock and open the app on the bundled demo library
+#   make test  set up .venv from the dev lock, check the lock, and run the whole suite
+#   make lock  regenerate requirements.txt / requirements-dev.txt from the .in files
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test setup setup-dev system-deps bench clean
+.PHONY: run test setup setup-dev system-deps lock lock-upgrade lock-check bench clean
 
-# The stamps depend on the requirement files, so editing them reinstalls.
-$(BIN)/.runtime-installed: requirements.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "CrateMap needs Python 3.11+"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# The locks are for CPython 3.11 (as on Streamlit Community Cloud when 3.11 is chosen).
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "CrateMap is locked for Python 3.11; set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+
+# The stamps depend on the locks, so a regenerated lock reinstalls.
+$(BIN)/.runtime-installed: requirements.txt scripts/lock.py | $(BIN)/python
+	$(BIN)/python scripts/lock.py install requirements.txt
 	touch $@
 
-$(BIN)/.dev-installed: $(BIN)/.runtime-installed requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# The dev lock is the runtime lock plus the test tools, at the same versions; --exact
+# removes anything an older lock left behind.
+$(BIN)/.dev-installed: requirements-dev.txt scripts/lock.py | $(BIN)/python
+	$(BIN)/python scripts/lock.py install requirements-dev.txt --exact
+	touch $@ $(BIN)/.runtime-installed
 
 setup: $(BIN)/.runtime-installed
 setup-dev: $(BIN)/.dev-installed
+
+# Regenerate the locks after editing requirements.in or requirements-dev.in;
+# lock-upgrade also moves every package to its newest allowed version.
+lock: setup-dev
+	$(BIN)/python scripts/lock.py compile
+lock-upgrade: setup-dev
+	$(BIN)/python scripts/lock.py compile --upgrade
+
+# No CUDA, nvidia or triton package in either lock or in what they resolve to on the
+# public index; the environment is exactly the dev lock.
+lock-check: setup-dev
+	$(BIN)/python scripts/lock.py check --installed requirements-dev.txt
 
 # Debian's Chromium for the browser test (never a downloaded browser build).
 system-deps:
@@ -34,7 +51,7 @@ system-deps:
 run: setup
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: setup-dev system-deps
+test: setup-dev system-deps lock-check
 	$(BIN)/python -m pytest
 
 bench: setup-dev
