@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from engine.embed import describe_clusters
+from engine.tags import describe_clusters
 from engine.errors import EngineError, ModelError
 from engine.neural import piece_seconds
 from ui import charts, compute, controls, neural, page, player, state
