@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from app_support import data_dir
-from conftest import ROOT
+from conftest import CEILING_S, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ VIEWS = {  # URL path -> screenshot name
     "Similar_sections": "similar",
     "Review": "review",
 }
-ANALYSIS_TIMEOUT_MS = 240_000  # a cold store analyses the demo first (20-40 s on two cores)
+ANALYSIS_TIMEOUT_MS = CEILING_S * 1000  # a cold store analyses the demo first (20-40 s on two idle cores)
 
 
 def _free_port() -> int:
@@ -74,7 +74,7 @@ def server():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + CEILING_S
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
@@ -104,7 +104,7 @@ def page(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 1800})
         pg = context.new_page()
-        pg.set_default_timeout(60_000)
+        pg.set_default_timeout(ANALYSIS_TIMEOUT_MS)
         yield pg
         context.close()
         browser.close()
@@ -116,7 +116,11 @@ def _settle(pg) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && !document.querySelector('[data-testid=\"stSpinner\"]')",
         timeout=ANALYSIS_TIMEOUT_MS,
     )
-    time.sleep(1.0)  # let charts finish drawing
+    # every Plotly chart laid out (its _fullLayout exists once drawn), rather than a fixed pause
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout && gd._fullData)",
+        timeout=ANALYSIS_TIMEOUT_MS,
+    )
 
 
 def test_click_a_point_and_hear_that_section(server, page):
@@ -144,7 +148,7 @@ def test_click_a_point_and_hear_that_section(server, page):
     )
     pg.mouse.click(point["x"], point["y"])
     audio = pg.locator(".st-key-listen_panel audio")
-    audio.first.wait_for(state="attached", timeout=60_000)
+    audio.first.wait_for(state="attached", timeout=ANALYSIS_TIMEOUT_MS)
     _settle(pg)
     heading = pg.locator(".st-key-listen_panel").inner_text()
     assert point["name"] in heading and f"section {point['section']}" in heading

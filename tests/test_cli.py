@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from conftest import ROOT
+from conftest import CEILING_S, ROOT
 
 
 def run_cli(*args, cwd=None, env_extra=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "engine", *map(str, args)], capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600
+        [sys.executable, "-m", "engine", *map(str, args)], capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=CEILING_S
     )
 
 

@@ -22,7 +22,7 @@ import boto3
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
 from engine.distributed import dask_client
 from engine.errors import ParameterError, StoreError
@@ -96,7 +96,7 @@ def test_kill_a_worker_mid_run_store_complete_without_duplicates(client, s3, inp
     thread = threading.Thread(target=run)
     thread.start()
     killed = None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + CEILING_S
     while killed is None and time.monotonic() < deadline and thread.is_alive():
         busy = [w for w, keys in client.processing().items() if keys]
         # wait until one track is complete in the store, then kill a worker that is on another one
@@ -104,8 +104,9 @@ def test_kill_a_worker_mid_run_store_complete_without_duplicates(client, s3, inp
             killed = before[busy[0]]
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.05)
-    thread.join(timeout=300)
+    thread.join(timeout=CEILING_S)
     assert killed is not None, "no worker was caught at work: the test killed nothing"
+    assert not thread.is_alive(), f"the analysis did not end within {CEILING_S} s of the kill"
     assert "error" not in out, out.get("error")
     result = out["result"]
 
@@ -155,7 +156,7 @@ def test_cli_scheduler_address_and_local_workers(client, demo_dir, tmp_path):
     out = tmp_path / "via-scheduler"
     proc = subprocess.run(
         [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt1.ogg"), str(demo_dir / "tt3.ogg"), "--out", str(out), "--scheduler", address, "--quiet"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=CEILING_S,
     )
     assert proc.returncode == 0, proc.stderr
     assert f"at {address}" in proc.stdout and "tracks       2" in proc.stdout
@@ -163,7 +164,7 @@ def test_cli_scheduler_address_and_local_workers(client, demo_dir, tmp_path):
 
     bad = subprocess.run(
         [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt1.ogg"), "--out", str(out), "--scheduler", address, "--dask-workers", "2"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True, text=True, env=env, timeout=CEILING_S,
     )
     assert bad.returncode == 2 and "not allowed with argument" in bad.stderr
 
@@ -173,7 +174,7 @@ def test_cli_dask_workers_starts_a_local_cluster(demo_dir, tmp_path):
     out = tmp_path / "local-cluster"
     proc = subprocess.run(
         [sys.executable, "-m", "engine", "analyze", str(demo_dir / "tt2.ogg"), "--out", str(out), "--dask-workers", "1", "--quiet"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=CEILING_S,
     )
     assert proc.returncode == 0, proc.stderr
     assert "dask         1 workers, 1 threads" in proc.stdout
@@ -329,5 +330,5 @@ def test_a_file_that_kills_every_worker_is_reported_and_the_cluster_recovers(cli
     index, outcome, _ = results[0]
     assert index == 0 and type(outcome).__name__ == "KilledWorker"
     assert "every worker that tried this file died" in task_failure(outcome)
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=CEILING_S)
     assert len(client.run(os.getpid)) == 2

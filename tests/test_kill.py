@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT
+from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
 from engine.store import Store
 
@@ -62,7 +62,7 @@ def _complete_tracks(store_dir: Path, digest: str) -> set[str]:
     return {t for t in have if (tracks / f"{t}.json").exists()}
 
 
-def kill_after_first_track(crate: Path, store_dir: Path, *, jobs: int, timeout: float = 240.0) -> set[str]:
+def kill_after_first_track(crate: Path, store_dir: Path, *, jobs: int, timeout: float = CEILING_S) -> set[str]:
     """Run the CLI, SIGKILL its process group once one track is complete; return the complete tracks then."""
     digest = AnalysisConfig().frames.digest()
     proc = subprocess.Popen(
@@ -81,7 +81,7 @@ def kill_after_first_track(crate: Path, store_dir: Path, *, jobs: int, timeout: 
             time.sleep(0.01)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        proc.wait(timeout=CEILING_S)
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     return _complete_tracks(store_dir, digest)
@@ -107,7 +107,7 @@ def test_sigkill_mid_analysis_keeps_finished_tracks_and_the_rerun_resumes(crate,
     assert set(sections.meta["track_id"]) >= finished
 
     # the next run resumes: finished tracks come from the store, the rest are analysed
-    rerun = subprocess.run(_cli(crate, "--out", store_dir), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(_cli(crate, "--out", store_dir), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=CEILING_S)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     m = re.search(r"tracks\s+(\d+) \((\d+) already in the store\)", rerun.stdout)
     assert m, rerun.stdout
@@ -149,7 +149,7 @@ def test_sigkill_of_a_review_writer_loses_at_most_the_judgement_being_written(tm
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        proc.wait(timeout=CEILING_S)
     rest = proc.stdout.read().split()
     proc.stdout.close()
     committed = int(rest[-1]) if rest else committed  # lines already printed before the kill landed

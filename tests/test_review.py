@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import CEILING_S, ROOT
 from engine.errors import ParameterError, StoreError
 from engine.review import ReviewStore, agreement_table
 
@@ -122,7 +122,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         p.start()
     start.set()
     for p in procs:
-        p.join(timeout=120)
+        p.join(timeout=CEILING_S)
         assert p.exitcode == 0
     rows = ReviewStore(path).judgements()
     assert len(rows) == 300

@@ -48,7 +48,7 @@ def test_thesis_numbers_via_the_command_line(data_dir):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=CEILING_S,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -66,7 +66,7 @@ def test_command_line_errors_are_one_line(data_dir, args, code, message):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=CEILING_S,
     )
     assert proc.returncode == code
     assert message in proc.stderr
