@@ -85,32 +85,46 @@ def test_kill_a_worker_mid_run_store_complete_without_duplicates(client, s3, inp
     config = AnalysisConfig()
     out: dict = {}
     seen: list = []
+    first_analysed = threading.Event()  # set by the progress callback, in the analysis thread
+
+    def on_progress(p) -> None:
+        seen.append(p)
+        if p.status == "analysed":
+            first_analysed.set()
 
     def run() -> None:
         try:
-            out["result"] = analyze(inputs, store=store, config=config, client=client, progress=seen.append)
+            out["result"] = analyze(inputs, store=store, config=config, client=client, progress=on_progress)
         except BaseException as exc:  # pragma: no cover - shown by the assertion below
             out["error"] = exc
+        finally:
+            first_analysed.set()  # never leave the test waiting on a run that ended
 
     before = _worker_pids(client)
     thread = threading.Thread(target=run)
     thread.start()
+    # Every task is submitted at once, so when the first track is in the store the other
+    # five are queued or running on the two workers: wait for that event, then for the
+    # scheduler to report a worker at work (a condition, with the one ceiling), and kill it.
+    assert first_analysed.wait(timeout=CEILING_S), f"no track was analysed within {CEILING_S} s"
     killed = None
     deadline = time.monotonic() + CEILING_S
-    while killed is None and time.monotonic() < deadline and thread.is_alive():
+    while killed is None and thread.is_alive() and time.monotonic() < deadline:
         busy = [w for w, keys in client.processing().items() if keys]
-        # wait until one track is complete in the store, then kill a worker that is on another one
-        if busy and store.track_ids():
+        if busy:
             killed = before[busy[0]]
             os.kill(killed, signal.SIGKILL)
-        time.sleep(0.05)
+        else:
+            time.sleep(0.05)
     thread.join(timeout=CEILING_S)
     assert killed is not None, "no worker was caught at work: the test killed nothing"
     assert not thread.is_alive(), f"the analysis did not end within {CEILING_S} s of the kill"
     assert "error" not in out, out.get("error")
     result = out["result"]
 
-    # the nanny started a new worker process in place of the killed one
+    # the nanny starts a new worker process in place of the killed one (waited for: on a busy
+    # machine the run can end on the surviving worker before the new one has registered)
+    client.wait_for_workers(2, timeout=CEILING_S)
     after = _worker_pids(client)
     assert killed not in after.values() and len(after) == 2
 
