@@ -168,7 +168,10 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("192k.wav", _rate(192_000), _ok("ok"), "192 kHz", (0.99, 1.01)),
     Hostile("384k.wav", _rate(384_000), _ok("bad-sample-rate"), "384 kHz"),
     Hostile("two_hours_silent.wav", _two_hours_silent, _ok("silent"), "2 hours of digital silence (sparse, 115 MB)"),
-    Hostile("corrupt_middle.mp3", _mp3_corrupt_middle, _ok("ok"), "MP3 with 600 random bytes mid-stream", (3.0, 4.2)),
+    # libmpg123 resyncs past the damage, but what it outputs for the damaged frame is not
+    # deterministic (seen: finite in one process, NaN in another), so either outcome is right:
+    # decoded, or refused by name as non-finite. Never a crash, never NaN passed on.
+    Hostile("corrupt_middle.mp3", _mp3_corrupt_middle, _ok("ok", "non-finite"), "MP3 with 600 random bytes mid-stream", (3.0, 4.2)),
     Hostile("cut_in_half.ogg", _ogg_cut_in_half, _ok("ok"), "OGG Vorbis cut in half", (0.5, 2.5)),
     Hostile("cut_in_half.wav", _truncated_wav, _ok("truncated"), "WAV cut in half"),
     Hostile("header_only.wav", _header_only, _ok("empty"), "a header and no samples"),

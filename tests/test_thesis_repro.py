@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CEILING_S
 from engine.cluster import choose_k, cluster, cluster_preset
 from engine.config import THESIS_FEATURES
 from engine.project import project
