@@ -1,8 +1,10 @@
 """Decode any audio file libsndfile reads into mono float32 at the analysis rate.
 
 Files are read through :mod:`soundfile` in blocks, mixed to mono block by
-block and resampled with a streaming :mod:`soxr` resampler, so memory stays
-bounded by the decoded signal itself (never by a size a header declares).
+block and resampled with a streaming :mod:`soxr` resampler straight into one
+output array, sized from the header's frame count (grown in place only when
+the header is wrong). So memory is one copy of the decoded signal, and never
+more than the duration limit allows, whatever a header declares.
 
 Every way a file can be bad ends in a :class:`~engine.errors.DecodeError`
 that names the file and gives a reason code from
@@ -119,7 +121,7 @@ def decode_file(
     sample_rate : int
         Target rate in Hz; the file is resampled with soxr (HQ) when it differs.
     config : DecodeConfig
-        Size, sample-rate and channel limits.
+        Size, duration, sample-rate and channel limits.
     name : str, optional
         Display name for messages and the record (default: the file name).
     min_seconds : float
@@ -136,8 +138,11 @@ def decode_file(
     ------
     DecodeError
         With reason ``missing``, ``too-large``, ``empty``, ``not-audio``,
-        ``bad-sample-rate``, ``bad-channels``, ``truncated``, ``non-finite``,
-        ``silent`` or ``too-short``.
+        ``bad-sample-rate``, ``bad-channels``, ``truncated``, ``too-long``
+        (over ``config.max_seconds``: refused from the header's frame count
+        before decoding where the format gives one, else as soon as the
+        decoded audio passes the limit), ``non-finite``, ``silent`` or
+        ``too-short``.
     ParameterError
         If ``sample_rate`` itself is out of range.
     """
@@ -177,11 +182,14 @@ def decode_file(
         shortfall = _declared_shortfall(path)
         if shortfall:
             raise DecodeError(label, "truncated", f"the header promises {shortfall} more bytes of audio than the file holds")
-        y = _read_mono(snd, label, native_sr, sample_rate)
+        declared = _declared_frames(snd)
+        if declared > config.max_seconds * native_sr:
+            raise _too_long(label, declared / native_sr, config.max_seconds)
+        y = _read_mono(snd, label, native_sr, sample_rate, declared=declared, max_seconds=config.max_seconds)
 
     if y.size == 0:
         raise DecodeError(label, "empty", "the file holds no audio samples")
-    if not np.isfinite(y).all():
+    if not (np.isfinite(y.min()) and np.isfinite(y.max())):  # min/max propagate NaN; no n-sized temporary
         raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
     if not np.any(y):
         raise DecodeError(label, "silent", "the audio is digital silence throughout")
@@ -201,39 +209,98 @@ def decode_file(
     return Audio(track=track, y=y, sample_rate=sample_rate)
 
 
-def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int) -> np.ndarray:
-    """Read every block, mix to mono, resample as a stream; return float32.
+def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, *, declared: int, max_seconds: float) -> np.ndarray:
+    """Read every block, mix to mono, resample as a stream into one array; return float32.
 
-    Runs of all-zero output blocks are kept as counts, not arrays, so a long
-    silent file is refused as ``silent`` without ever holding its samples.
+    The output array is allocated once, from ``declared`` (the header's frame
+    count; 0 when unknown) and the resampling ratio, and filled in place; if
+    the header was wrong it grows (and finally shrinks) with ``ndarray.resize``,
+    a ``realloc`` that moves large blocks without a second copy. Zero blocks
+    before the first sound are only counted, so a long silent file is refused
+    as ``silent`` without ever holding its samples. Decoding stops as soon as
+    more than ``max_seconds`` of audio has come out (``too-long``).
     """
     resampler = None if native_sr == sample_rate else soxr.ResampleStream(native_sr, sample_rate, 1, dtype="float32", quality="HQ")
-    parts: list[np.ndarray | int] = []  # an int is that many zero samples
-    nonfinite = False
-
-    def keep(out: np.ndarray) -> None:
-        parts.append(out if out.any() else int(out.size))
-
+    limit = int(max_seconds * native_sr)  # native frames
+    out = _Output(expected=int(np.ceil(min(declared, limit) * sample_rate / native_sr)) + _SLACK)
+    read = 0
     try:
         for block in snd.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            read += block.shape[0]
+            if read > limit:
+                raise _too_long(label, read / native_sr, max_seconds, read_so_far=True)
             mono = _mix_down(block)
-            if not np.isfinite(mono).all():
-                nonfinite = True  # soxr would smear NaN over neighbours: report it as such
-                mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
-            keep(mono if resampler is None else resampler.resample_chunk(mono))
+            if not (np.isfinite(mono.min()) and np.isfinite(mono.max())):
+                # refused here, by name: soxr would smear NaN or inf over the neighbouring samples
+                raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
+            out.append(mono if resampler is None else resampler.resample_chunk(mono))
         if resampler is not None:
-            keep(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise DecodeError(label, "truncated", f"decoding stopped part-way ({_short(exc)})") from exc
-    if nonfinite:
-        raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
-    if sum(p if isinstance(p, int) else p.size for p in parts) == 0:
+    if out.size == 0:
         return np.zeros(0, np.float32)
-    if all(isinstance(p, int) for p in parts):
+    if out.y is None:
         raise DecodeError(label, "silent", "the audio is digital silence throughout")
-    return np.ascontiguousarray(
-        np.concatenate([np.zeros(p, np.float32) if isinstance(p, int) else p for p in parts]), dtype=np.float32
-    )
+    return out.finish()
+
+
+def _declared_frames(snd: sf.SoundFile) -> int:
+    """The frame count the file's header gives (0 when it gives none)."""
+    frames = int(snd.frames)
+    return frames if 0 < frames < 2**62 else 0
+
+
+#: Samples of room beyond the expected output length (soxr's stream may give a few more).
+_SLACK = 1024
+
+
+class _Output:
+    """The decoded signal, appended block by block into one growing float32 array.
+
+    Leading silence is only counted (``size``) until the first block with a
+    non-zero sample arrives; then the array is allocated, zero-filled, at its
+    expected length (or longer, to hold the silence counted so far).
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.y: np.ndarray | None = None
+        self.size = 0  # samples appended, the leading zeros included
+
+    def append(self, block: np.ndarray) -> None:
+        """Add ``block`` (float32 [n]) after the samples so far."""
+        if self.y is None:
+            if not block.any():
+                self.size += block.size
+                return
+            self.y = np.zeros(max(self.expected, self.size + block.size), dtype=np.float32)
+        end = self.size + block.size
+        if end > self.y.size:  # the header under-counted (or gave no length): grow by half
+            self.y.resize(max(end, self.y.size + self.y.size // 2), refcheck=False)
+        self.y[self.size : end] = block
+        self.size = end
+
+    def finish(self) -> np.ndarray:
+        """The filled part, trimmed in place."""
+        y = self.y
+        self.y = None
+        if y.size != self.size:
+            y.resize(self.size, refcheck=False)
+        return y
+
+
+def _too_long(label: str, seconds: float, max_seconds: float, *, read_so_far: bool = False) -> DecodeError:
+    """The ``too-long`` error, from the header's length or from what was decoded so far."""
+    what = f"more than {_clock(seconds)} of audio was decoded" if read_so_far else f"the header says {_clock(seconds)} of audio"
+    return DecodeError(label, "too-long", f"{what}, over the {_clock(max_seconds)} limit")
+
+
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss`` under an hour)."""
+    s = int(seconds)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
 def _mix_down(block: np.ndarray) -> np.ndarray:

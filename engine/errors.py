@@ -43,6 +43,7 @@ DECODE_REASONS = (
     "non-finite",  # NaN or inf samples
     "bad-sample-rate",  # outside 8-192 kHz
     "too-large",  # over the configured size limit
+    "too-long",  # longer than the configured duration limit
     "bad-channels",  # zero channels, or more than the engine accepts
     "missing",  # the path does not exist or is not a file
 )

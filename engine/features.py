@@ -13,7 +13,8 @@ Two stages, split along what a setting change invalidates:
 
 Every spectral feature comes from ONE short-time Fourier transform per track
 (Hann window, ``n_fft``/``hop_length`` from :class:`FrameConfig`,
-``center=True`` with zero padding), computed block by block. Its magnitude
+``center=True`` with zero padding), computed block by block, in two passes
+so that memory does not grow with the track (see ``_compute``). Its magnitude
 feeds centroid, bandwidth, rolloff, flatness and contrast; its power feeds the
 chroma filterbank and one mel filterbank, whose dB values feed both the MFCCs
 and the onset strength. Envelope, RMS and zero-crossing rate are computed from
@@ -41,6 +42,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import threadpool_limits
 
 from .config import AggregateConfig, FrameConfig
 from .errors import ParameterError
@@ -74,6 +76,9 @@ _FRAME_BLOCK = 128
 #: it as a few small dense products over each group's bin range costs ~1/6 of
 #: one full dense product and keeps librosa's float32 matrix arithmetic.
 _MEL_GROUP = 16
+
+#: Frames per block of the MFCC deltas (bounds their temporaries).
+_DELTA_BLOCK = 1 << 14
 
 #: Most frame values gathered at once when aggregating (bounds memory).
 _GATHER_ROWS = 1 << 17
@@ -458,88 +463,170 @@ def _segment(y: np.ndarray, lo: int, out: np.ndarray, *, edge: bool) -> np.ndarr
 
 
 def _compute(y: np.ndarray, plan: _Plan, config: FrameConfig, values: np.ndarray) -> None:
-    """Fill ``values`` [n_frames, n_features] block by block from one STFT.
+    """Fill ``values`` [n_frames, n_features] block by block, in two passes over one STFT.
 
-    Each block of frames copies the (padded) samples it covers into a small
-    buffer; time-domain features reduce that buffer, spectral ones its STFT.
-    Besides the output, only the power spectrogram (kept for chroma, whose
-    filterbank needs the whole track's tuning first; 4 bytes x (n_fft/2 + 1)
-    per frame) and the mel spectrogram scale with the track's length.
+    Four results need the whole track before any frame's value is final: the
+    dB floors of the MFCCs/onsets and of spectral contrast (80 dB below the
+    track's maximum), chroma's tuning (estimated from the whole track's
+    spectral peaks) and the deltas (9 frames wide). So:
+
+    1. :func:`_first_pass` computes the time-domain features, the spectral
+       shape and contrast, and gathers the track-wide quantities (largest mel
+       power, contrast peaks and valleys, tuning candidates);
+    2. :func:`_second_pass` computes the STFT of every block again for chroma
+       (now with the track's tuning) and the mel dB spectrogram, hence the
+       MFCCs and the onset strength (each block hands its last mel row on);
+    3. contrast gets its dB floor, and :func:`_deltas` differentiates the
+       stored MFCCs in blocks with 4 frames of context either side.
+
+    Besides ``y`` and ``values``, only the contrast peaks and valleys (float64,
+    2 x n_bands per frame) and the tuning candidates (5 bytes per spectral
+    peak) grow with the track. Holding the power spectrogram for chroma
+    instead of computing it twice (4 bytes x (n_fft/2 + 1) per frame: 1.3 GB
+    for an hour at 44.1 kHz) took about 30 % less CPU time, but a long track
+    could exhaust a worker's memory. The values are the same either way (the
+    chroma products, done per block, differ in the last float32 bits).
     """
-    sr, n_fft, hop = config.sample_rate, config.n_fft, config.hop_length
-    n_frames = values.shape[0]
-    n_bins = n_fft // 2 + 1
-    half = n_fft // 2
-    col = plan.col
+    # One BLAS thread: the products here are per block (128 frames), too small
+    # to share, and waking a second thread for each made this 2-3x slower.
+    with threadpool_limits(1, user_api="blas"):
+        _compute_blocks(y, plan, config, values)
 
-    # Time-domain features work on blocks of g = gcd(n_fft, hop) samples: a
-    # frame spans per_frame consecutive blocks and starts every stride blocks.
+
+def _compute_blocks(y: np.ndarray, plan: _Plan, config: FrameConfig, values: np.ndarray) -> None:
+    """:func:`_compute`'s passes, on the current thread."""
+    n_frames = values.shape[0]
+    block = min(_FRAME_BLOCK, n_frames)
+    stft = _BlockSTFT(y, plan, config, block)
+    peak, valley, mel_max, tuning = _first_pass(y, plan, config, values, stft)
+
+    pdb, vdb = _power_to_db(peak), _power_to_db(valley)  # in place: floors relative to the track's maxima
+    c0 = plan.col["spectral_contrast1"]
+    np.subtract(pdb, vdb, out=values[:, c0 : c0 + pdb.shape[1]], casting="same_kind")
+    del peak, valley, pdb, vdb
+
+    _second_pass(plan, config, values, stft, tuning, _db_top(mel_max))
+    _deltas(values, plan.col, config.n_mfcc)
+
+
+class _BlockSTFT:
+    """librosa.stft of ``y``, one block of frames at a time, in buffers reused by every block.
+
+    float32 frames times the float64 window go through a float64 real FFT and
+    are rounded to complex64, so the magnitudes equal librosa's bit for bit.
+    Fresh arrays per block would cost page faults; these are allocated once.
+    """
+
+    def __init__(self, y: np.ndarray, plan: _Plan, config: FrameConfig, block: int) -> None:
+        n_fft, hop = config.n_fft, config.hop_length
+        n_bins = n_fft // 2 + 1
+        self.y, self.window, self.n_fft, self.hop = y, plan.window, n_fft, hop
+        self.seg = np.empty((block - 1) * hop + n_fft, dtype=np.float32)
+        self.windowed = np.empty((block, n_fft), dtype=np.float64)
+        self.spec128 = np.empty((block, n_bins), dtype=np.complex128)
+        self.spec64 = np.empty((block, n_bins), dtype=np.complex64)
+        self.mag = np.empty((block, n_bins), dtype=np.float32)
+        self.power = np.empty((block, n_bins), dtype=np.float32)
+        self.mel = np.empty((block, config.n_mels), dtype=np.float32)
+
+    def samples(self, a: int, b: int) -> tuple[int, np.ndarray]:
+        """``(lo, seg)``: the zero-padded samples under frames ``a .. b-1``; ``seg[0]`` is ``y[lo]``."""
+        lo = a * self.hop - self.n_fft // 2
+        return lo, _segment(self.y, lo, self.seg[: (b - a - 1) * self.hop + self.n_fft], edge=False)
+
+    def spectra(self, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mag, power)``, float32 [n_frames, n_bins]: librosa's S (power=1) and S**2 (power=2)."""
+        frames = sliding_window_view(seg, self.n_fft)[:: self.hop]  # [nb, n_fft], a view
+        nb = frames.shape[0]
+        x = self.windowed[:nb]
+        np.multiply(frames, self.window, out=x)
+        spec = np.fft.rfft(x, axis=1, out=self.spec128[:nb])  # the same pocketfft as scipy.fft, bit for bit
+        spec32 = self.spec64[:nb]
+        np.copyto(spec32, spec, casting="same_kind")
+        mag = np.abs(spec32, out=self.mag[:nb])
+        return mag, np.square(mag, out=self.power[:nb])
+
+    def mel_power(self, power: np.ndarray, groups: tuple) -> np.ndarray:
+        """Mel power float32 [n_frames, n_mels], one small dense product per group of filters."""
+        out = self.mel[: power.shape[0]]
+        out[:] = 0.0
+        for f_lo, f_hi, m0, m1, weights in groups:
+            out[:, m0:m1] += power[:, f_lo:f_hi] @ weights
+        return out
+
+
+def _time_block(y: np.ndarray, seg: np.ndarray, lo: int, out: np.ndarray, config: FrameConfig, col: dict, scratch: tuple) -> None:
+    """Envelope, RMS and zero-crossing rate of one block's frames into ``out`` (rows of ``values``).
+
+    Works on blocks of g = gcd(n_fft, hop) samples: a frame spans
+    ``n_fft / g`` consecutive blocks and starts every ``hop / g`` blocks.
+    """
+    n_fft, hop = config.n_fft, config.hop_length
     g = math.gcd(n_fft, hop)
     per_frame, stride = n_fft // g, hop // g
-    zc_threshold = -np.float32(_ZC_THRESHOLD)
+    nb = out.shape[0]
+    edge_buf, change_buf = scratch
+    blocks = seg.reshape(-1, g)
+    peak_abs = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
+    out[:, col["amplitude_envelope"]] = sliding_window_view(peak_abs, per_frame)[::stride].max(axis=1)
+    # squares in float32 as librosa's rms, summed in float64
+    energy = np.square(blocks).sum(axis=1, dtype=np.float64)
+    energy = sliding_window_view(energy, per_frame)[::stride].sum(axis=1)
+    out[:, col["rmse"]] = np.sqrt(energy / n_fft)
+    # zero crossings: sign changes between neighbours inside each frame,
+    # on the edge-padded signal; |y| <= 1e-10 counts as +0 (librosa).
+    inside = lo >= 0 and lo + seg.shape[0] <= y.shape[0]
+    zc_seg = seg if inside else _segment(y, lo, edge_buf[: seg.shape[0]], edge=True)
+    negative = zc_seg < -np.float32(_ZC_THRESHOLD)
+    change = change_buf[: seg.shape[0]]
+    np.not_equal(negative[1:], negative[:-1], out=change[:-1])
+    change[-1] = False
+    counts = sliding_window_view(change.reshape(-1, g).sum(axis=1), per_frame)[::stride].sum(axis=1)
+    counts -= change[np.arange(nb) * hop + n_fft - 1]  # a frame's last sample has no neighbour inside it
+    out[:, col[_ZCR]] = counts / n_fft
 
-    power_all = np.empty((n_frames, n_bins), dtype=np.float32)
-    mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
+
+def _first_pass(
+    y: np.ndarray, plan: _Plan, config: FrameConfig, values: np.ndarray, stft: _BlockSTFT
+) -> tuple[np.ndarray, np.ndarray, np.float32, float]:
+    """Time-domain features and spectral shape into ``values``; what needs the whole track, returned.
+
+    Returns
+    -------
+    peak, valley : np.ndarray [shape=(n_frames, n_bands), dtype=float64]
+        Spectral contrast's band peaks and valleys (magnitudes, before dB).
+    mel_max : np.float32
+        The largest mel power of the track.
+    tuning : float
+        chroma_stft's tuning estimate, in fractions of a chroma bin.
+    """
+    sr, n_fft = config.sample_rate, config.n_fft
+    n_frames, block = values.shape[0], stft.windowed.shape[0]
+    n_bins = n_fft // 2 + 1
+    col = plan.col
     n_bands = len(plan.contrast_bands)
     peak = np.empty((n_frames, n_bands), dtype=np.float64)
     valley = np.empty((n_frames, n_bands), dtype=np.float64)
-    shape = np.empty((n_frames, 4), dtype=np.float64)
-    rolloff_bin = np.empty(n_frames, dtype=np.int64)
-    pitch_parts, mag_parts = [], []
+    mel_max = np.float32(0.0)
+    votes = _TuningVotes(config.n_chroma)
     amin = np.float32(_AMIN)
     tiny = np.finfo(np.float32).tiny
     kernels = _kernels()
     n_tuning = max(plan.tuning_bins[1] - plan.tuning_bins[0], 0)
 
-    # Work buffers reused by every block (fresh ones per block would cost page faults).
-    block = min(_FRAME_BLOCK, n_frames)
-    seg_buf = np.empty((block - 1) * hop + n_fft, dtype=np.float32)
-    edge_buf = np.empty_like(seg_buf)
-    change_buf = np.empty(seg_buf.shape[0], dtype=bool)
+    scratch = (np.empty_like(stft.seg), np.empty(stft.seg.shape[0], dtype=bool))
     pitch_buf = np.empty(block * n_tuning, dtype=np.float32)
     pitch_mag_buf = np.empty(block * n_tuning, dtype=np.float32)
-    windowed = np.empty((block, n_fft), dtype=np.float64)
-    spec128 = np.empty((block, n_bins), dtype=np.complex128)
-    spec64 = np.empty((block, n_bins), dtype=np.complex64)
-    mag_buf = np.empty((block, n_bins), dtype=np.float32)
     work_buf = np.empty((block, n_bins), dtype=np.float32)
     mom_buf = np.empty((block, 4), dtype=np.float64)
+    rolloff_buf = np.empty(block, dtype=np.int64)
 
     for a in range(0, n_frames, block):
         b = min(a + block, n_frames)
         nb = b - a
-        lo = a * hop - half  # y index of the block's first padded sample
-        seg = _segment(y, lo, seg_buf[: (nb - 1) * hop + n_fft], edge=False)
-        frames = sliding_window_view(seg, n_fft)[::hop]  # [nb, n_fft], a view
-
-        # -- time domain ----------------------------------------------------
-        blocks = seg.reshape(-1, g)
-        peak_abs = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
-        values[a:b, col["amplitude_envelope"]] = sliding_window_view(peak_abs, per_frame)[::stride].max(axis=1)
-        # squares in float32 as librosa's rms, summed in float64
-        energy = np.square(blocks).sum(axis=1, dtype=np.float64)
-        energy = sliding_window_view(energy, per_frame)[::stride].sum(axis=1)
-        values[a:b, col["rmse"]] = np.sqrt(energy / n_fft)
-        # zero crossings: sign changes between neighbours inside each frame,
-        # on the edge-padded signal; |y| <= 1e-10 counts as +0 (librosa).
-        zc_seg = seg if lo >= 0 and lo + seg.shape[0] <= y.shape[0] else _segment(y, lo, edge_buf[: seg.shape[0]], edge=True)
-        negative = zc_seg < zc_threshold
-        change = change_buf[: seg.shape[0]]
-        np.not_equal(negative[1:], negative[:-1], out=change[:-1])
-        change[-1] = False
-        counts = sliding_window_view(change.reshape(-1, g).sum(axis=1), per_frame)[::stride].sum(axis=1)
-        counts -= change[np.arange(nb) * hop + n_fft - 1]  # a frame's last sample has no neighbour inside it
-        values[a:b, col[_ZCR]] = counts / n_fft
-
-        # -- STFT -----------------------------------------------------------
-        # librosa.stft: float32 frames x float64 window, float64 FFT, stored as complex64.
-        x = windowed[:nb]
-        np.multiply(frames, plan.window, out=x)
-        spec = np.fft.rfft(x, axis=1, out=spec128[:nb])  # the same pocketfft as scipy.fft, bit for bit
-        spec32 = spec64[:nb]
-        np.copyto(spec32, spec, casting="same_kind")
-        mag = np.abs(spec32, out=mag_buf[:nb])  # float32, librosa's S (power=1)
-        power = np.square(mag, out=power_all[a:b])  # librosa's S**2 (power=2)
+        lo, seg = stft.samples(a, b)
+        _time_block(y, seg, lo, values[a:b], config, col, scratch)
+        mag, power = stft.spectra(seg)
 
         # Centroid and bandwidth from the moments sum_f S f^k, k = 0, 1, 2 (float64),
         # with the sum of the power floored at amin (for flatness) in the same pass.
@@ -548,116 +635,189 @@ def _compute(y: np.ndarray, plan: _Plan, config: FrameConfig, values: np.ndarray
         total = np.where(mom[:, 0] < tiny, 1.0, mom[:, 0])
         centroid = mom[:, 1] / total
         spread = (mom[:, 2] - 2.0 * centroid * mom[:, 1] + centroid**2 * mom[:, 0]) / total
-        shape[a:b, 0] = centroid
-        shape[a:b, 1] = np.sqrt(np.maximum(spread, 0.0))
+        values[a:b, col["spectral_centroid"]] = centroid
+        values[a:b, col["spectral_bandwidth"]] = np.sqrt(np.maximum(spread, 0.0))
 
         # Rolloff: first bin whose float32 running sum reaches the fraction of the total.
-        kernels.rolloff(mag, np.float32(config.rolloff_percent), rolloff_bin[a:b], work_buf[:nb])
+        kernels.rolloff(mag, np.float32(config.rolloff_percent), rolloff_buf[:nb], work_buf[:nb])
+        values[a:b, col["rolloff"]] = plan.freq[rolloff_buf[:nb]]
 
         # Flatness: geometric over arithmetic mean of the power floored at amin
         # (a float32 pairwise mean of the logs, as accurate as librosa's float32 mean).
         floored = np.maximum(power, amin, out=work_buf[:nb])
         geo = np.exp(np.log(floored, out=floored).mean(axis=1))
-        shape[a:b, 3] = geo / (mom[:, 3] / n_bins)
+        values[a:b, col["spectral_flatness"]] = geo / (mom[:, 3] / n_bins)
 
-        # Contrast: mean of the q smallest / largest magnitudes in each band
-        # (by the way, the largest magnitude of each frame).
-        frame_max = np.zeros(nb, dtype=np.float32)
-        for k, (b_lo, b_hi, q) in enumerate(plan.contrast_bands):
-            band = mag[:, b_lo:b_hi]
-            if q == 1:
-                band_max = band.max(axis=1)
-                valley[a:b, k] = band.min(axis=1)
-                peak[a:b, k] = band_max
-            else:
-                # Magnitudes are >= +0.0, where IEEE floats order like their int32 bit
-                # patterns, and numpy sorts int32 ~25 % faster than float32.
-                ordered = np.sort(band.view(np.int32), axis=1).view(np.float32)
-                band_max = ordered[:, -1]
-                valley[a:b, k] = ordered[:, :q].mean(axis=1)
-                peak[a:b, k] = ordered[:, -q:].mean(axis=1)
-            np.maximum(frame_max, band_max, out=frame_max)
-        if not plan.contrast_covers_all:
-            frame_max = mag.max(axis=1)
-
-        # Mel power, one small dense product per group of filters.
-        mel_block = mel[a:b]
-        mel_block[:] = 0.0
-        for f_lo, f_hi, m0, m1, weights in plan.mel_groups:
-            mel_block[:, m0:m1] += power[:, f_lo:f_hi] @ weights
+        frame_max = _contrast_block(mag, plan, peak[a:b], valley[a:b])
+        mel_max = max(mel_max, stft.mel_power(power, plan.mel_groups).max())
 
         # Candidate peaks for chroma's tuning estimate (max(S**2) == max(S)**2: squaring is monotonic).
         found = kernels.pitch_candidates(
             power, np.square(frame_max), *plan.tuning_bins, sr, n_fft, pitch_buf, pitch_mag_buf
         )
-        pitch_parts.append(pitch_buf[:found].copy())
-        mag_parts.append(pitch_mag_buf[:found].copy())
-
-    del seg_buf, edge_buf, change_buf, windowed, spec128, spec64, mag_buf, work_buf
-    shape[:, 2] = plan.freq[rolloff_bin]
-    values[:, col["spectral_centroid"]] = shape[:, 0]
-    values[:, col["spectral_bandwidth"]] = shape[:, 1]
-    values[:, col["rolloff"]] = shape[:, 2]
-    values[:, col["spectral_flatness"]] = shape[:, 3]
-
-    contrast = _power_to_db(peak) - _power_to_db(valley)
-    c0 = col["spectral_contrast1"]
-    values[:, c0 : c0 + n_bands] = contrast
-
-    # Chroma: tuning from the whole track's spectral peaks, then the filterbank.
-    tuning = _estimate_tuning(np.concatenate(pitch_parts), np.concatenate(mag_parts), config.n_chroma)
-    chroma = power_all @ _chroma_filters(sr, n_fft, config.n_chroma, tuning)
-    del power_all, power  # `power` is a view of the last block: it would keep the whole array alive
-    norm = chroma.max(axis=1, keepdims=True)
-    norm[norm < tiny] = 1.0
-    chroma /= norm
-    k0 = col["chroma_0"]
-    values[:, k0 : k0 + config.n_chroma] = chroma
-    values[:, col["chroma_stft"]] = chroma.mean(axis=1, dtype=np.float64)
-
-    # One mel spectrogram in dB (floor relative to the track's maximum) for MFCC and onsets.
-    mel_db = _power_to_db(mel)
-    del mel
-    mfcc = scipy.fft.dct(mel_db, axis=1, type=2, norm="ortho")[:, : config.n_mfcc]
-    m0 = col["mfcc1"]
-    values[:, m0 : m0 + config.n_mfcc] = mfcc
-    d0 = col["mfcc_delta1"]
-    values[:, d0 : d0 + config.n_mfcc] = scipy.signal.savgol_filter(
-        mfcc, _DELTA_WIDTH, polyorder=1, deriv=1, axis=0, mode="interp"
-    )
-
-    # onset_strength: mean positive dB rise over mel bands, shifted by lag + n_fft // (2 hop).
-    rise = np.maximum(mel_db[_ONSET_LAG:] - mel_db[:-_ONSET_LAG], 0.0).mean(axis=1, dtype=np.float64)
-    shift = _ONSET_LAG + n_fft // (2 * hop)
-    onset = np.zeros(n_frames, dtype=np.float64)
-    onset[shift:] = rise[: max(n_frames - shift, 0)]
-    values[:, col["onset_strength"]] = onset
+        votes.add(pitch_buf[:found], pitch_mag_buf[:found])
+    return peak, valley, mel_max, votes.estimate()
 
 
-def _power_to_db(power: np.ndarray) -> np.ndarray:
+def _contrast_block(mag: np.ndarray, plan: _Plan, peak: np.ndarray, valley: np.ndarray) -> np.ndarray:
+    """Spectral contrast's band peaks and valleys of one block; returns each frame's largest magnitude.
+
+    Peak and valley are the means of the q largest / smallest magnitudes in each band.
+    """
+    frame_max = np.zeros(mag.shape[0], dtype=np.float32)
+    for k, (b_lo, b_hi, q) in enumerate(plan.contrast_bands):
+        band = mag[:, b_lo:b_hi]
+        if q == 1:
+            band_max = band.max(axis=1)
+            valley[:, k] = band.min(axis=1)
+            peak[:, k] = band_max
+        else:
+            # Magnitudes are >= +0.0, where IEEE floats order like their int32 bit
+            # patterns, and numpy sorts int32 ~25 % faster than float32.
+            ordered = np.sort(band.view(np.int32), axis=1).view(np.float32)
+            band_max = ordered[:, -1]
+            valley[:, k] = ordered[:, :q].mean(axis=1)
+            peak[:, k] = ordered[:, -q:].mean(axis=1)
+        np.maximum(frame_max, band_max, out=frame_max)
+    return frame_max if plan.contrast_covers_all else mag.max(axis=1)
+
+
+def _second_pass(plan: _Plan, config: FrameConfig, values: np.ndarray, stft: _BlockSTFT, tuning: float, mel_top: np.float32) -> None:
+    """Chroma, MFCCs and onset strength into ``values``, from the STFT computed once more.
+
+    ``mel_top`` is the track's largest mel power in dB (the 80-dB floor's reference).
+    """
+    sr, n_fft, hop, n_mfcc = config.sample_rate, config.n_fft, config.hop_length, config.n_mfcc
+    n_frames, block = values.shape[0], stft.windowed.shape[0]
+    col = plan.col
+    filters = _chroma_filters(sr, n_fft, config.n_chroma, tuning)
+    tiny = np.finfo(np.float32).tiny
+    k0, m0, onset_col = col["chroma_0"], col["mfcc1"], col["onset_strength"]
+    lag = _ONSET_LAG
+    # onset_strength: the mean positive dB rise of frame i over frame i - lag lands
+    # on frame i - lag + shift (librosa centres it: lag + n_fft // (2 hop) frames later).
+    shift = lag + n_fft // (2 * hop)
+    values[: min(shift, n_frames), onset_col] = 0.0
+    db_rows = np.empty((block + lag, config.n_mels), dtype=np.float32)  # the previous block's last rows first
+
+    for a in range(0, n_frames, block):
+        b = min(a + block, n_frames)
+        nb = b - a
+        _, seg = stft.samples(a, b)
+        _, power = stft.spectra(seg)
+
+        chroma = power @ filters
+        norm = chroma.max(axis=1, keepdims=True)
+        norm[norm < tiny] = 1.0
+        chroma /= norm
+        values[a:b, k0 : k0 + config.n_chroma] = chroma
+        values[a:b, col["chroma_stft"]] = chroma.mean(axis=1, dtype=np.float64)
+
+        # One mel spectrogram in dB (floor relative to the track's maximum) for MFCC and onsets.
+        mel_db = db_rows[lag : lag + nb]
+        np.copyto(mel_db, stft.mel_power(power, plan.mel_groups))
+        _power_to_db(mel_db, top=mel_top)
+        values[a:b, m0 : m0 + n_mfcc] = scipy.fft.dct(mel_db, axis=1, type=2, norm="ortho")[:, :n_mfcc]
+
+        first = max(a, lag)  # the first frame of this block that has a frame lag before it
+        rows = db_rows[first - a : lag + nb]  # frames first - lag .. b - 1
+        rise = np.maximum(rows[lag:] - rows[:-lag], 0.0).mean(axis=1, dtype=np.float64)
+        dst = first - lag + shift
+        take = min(rise.shape[0], n_frames - dst)
+        if take > 0:
+            values[dst : dst + take, onset_col] = rise[:take]
+        db_rows[:lag] = db_rows[nb : nb + lag].copy()
+
+
+def _deltas(values: np.ndarray, col: dict, n_mfcc: int) -> None:
+    """librosa.feature.delta of the MFCC columns into the delta columns, block by block.
+
+    A Savitzky-Golay derivative (9 frames, order 1, ``mode="interp"``): each
+    block is filtered with 4 frames of context either side (more at the end,
+    so a slice always holds 9 frames), and only frames whose whole window lay
+    inside the slice -- or whose slice edge is the track's edge, where
+    ``interp`` fits the track's first or last 9 frames -- are kept, so every
+    value equals the whole-track filter's.
+    """
+    n = values.shape[0]
+    half = _DELTA_WIDTH // 2
+    m0, d0 = col["mfcc1"], col["mfcc_delta1"]
+    for a in range(0, n, _DELTA_BLOCK):
+        b = min(a + _DELTA_BLOCK, n)
+        lo, hi = max(min(a - half, n - _DELTA_WIDTH), 0), min(b + half, n)
+        d = scipy.signal.savgol_filter(
+            values[lo:hi, m0 : m0 + n_mfcc], _DELTA_WIDTH, polyorder=1, deriv=1, axis=0, mode="interp"
+        )
+        values[a:b, d0 : d0 + n_mfcc] = d[a - lo : b - lo]
+
+
+def _power_to_db(power: np.ndarray, *, top: np.floating | None = None) -> np.ndarray:
     """librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=80), in place.
 
     The same operations in the same dtype as librosa, without its temporaries.
+    ``top`` is the largest dB value the floor is relative to, when ``power``
+    is one block of a longer array (default: ``power``'s own maximum).
     """
     db = np.maximum(power, power.dtype.type(_AMIN), out=power)
     np.log10(db, out=db)
     db *= 10.0
-    np.maximum(db, db.max() - _TOP_DB, out=db)
+    np.maximum(db, (db.max() if top is None else top) - _TOP_DB, out=db)
     return db
 
 
-def _estimate_tuning(pitches: np.ndarray, mags: np.ndarray, n_chroma: int) -> float:
-    """librosa.estimate_tuning's decision from piptrack candidates."""
-    import librosa
+def _db_top(power_max: np.float32) -> np.float32:
+    """``10 log10(max(power_max, amin))`` in float32, as :func:`_power_to_db` computes each value.
 
-    keep = pitches > 0
-    if not keep.any():
-        return 0.0
-    threshold = np.median(mags[keep])
-    chosen = pitches[(mags >= threshold) & keep]
-    if not np.any(chosen):
-        return 0.0
-    return float(librosa.pitch_tuning(chosen, resolution=_TUNING_RESOLUTION, bins_per_octave=n_chroma))
+    dB is monotonic in power, so this is the maximum of the dB array that
+    :func:`_power_to_db` would floor relative to.
+    """
+    top = np.full(1, power_max, dtype=np.float32)
+    np.maximum(top, np.float32(_AMIN), out=top)
+    np.log10(top, out=top)
+    top *= 10.0
+    return top[0]
+
+
+class _TuningVotes:
+    """chroma_stft's tuning estimate (librosa.estimate_tuning on piptrack's peaks), gathered by block.
+
+    librosa keeps the peaks whose magnitude reaches the median magnitude of all
+    peaks, and returns the most common deviation of their frequencies from the
+    equal-tempered scale (a histogram of ``1 / resolution`` bins over
+    -0.5..0.5 chroma bins, its left edge). The median needs every magnitude, so
+    each peak is kept as its magnitude and its histogram bin (5 bytes), with
+    the deviation computed per block exactly as ``librosa.pitch_tuning`` does.
+    """
+
+    def __init__(self, n_chroma: int) -> None:
+        self.n_chroma = n_chroma
+        self.edges = np.linspace(-0.5, 0.5, int(np.ceil(1.0 / _TUNING_RESOLUTION)) + 1)
+        self.mags: list[np.ndarray] = []
+        self.bins: list[np.ndarray] = []
+
+    def add(self, pitches: np.ndarray, mags: np.ndarray) -> None:
+        """Count one block's peaks (frequencies in Hz and magnitudes, float32)."""
+        import librosa
+
+        keep = pitches > 0
+        residual = np.mod(self.n_chroma * librosa.hz_to_octs(pitches[keep]), 1.0)
+        residual[residual >= 0.5] -= 1.0
+        # np.histogram's bins: edges[i] <= x < edges[i + 1], the last one closed
+        index = np.searchsorted(self.edges, residual, side="right") - 1
+        np.minimum(index, self.edges.size - 2, out=index)
+        self.mags.append(mags[keep].copy())
+        self.bins.append(index.astype(np.uint8 if self.edges.size <= 256 else np.int64))
+
+    def estimate(self) -> float:
+        """The tuning in fractions of a chroma bin (0.0 when no peak was found)."""
+        mags = np.concatenate(self.mags) if self.mags else np.zeros(0, np.float32)
+        if mags.size == 0:
+            return 0.0
+        chosen = mags >= np.median(mags)
+        if not chosen.any():
+            return 0.0
+        counts = np.bincount(np.concatenate(self.bins)[chosen], minlength=self.edges.size - 1)
+        return float(self.edges[np.argmax(counts)])
 
 
 # --------------------------------------------------------------------------
