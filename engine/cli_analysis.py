@@ -283,14 +283,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table = _load(args)
     frame, scaled, raw, names, digest = _selection(args, table)
     if fmt in ("xspf", "m3u"):
-        out = write_playlist(frame, args.out, format=fmt, config_digest=digest, title=f"CrateMap {args.what}", base_dir=args.base_dir)
+        out = write_playlist(frame, args.out, format=fmt, config_digest=digest, table_digest=table.config_digest, title=f"CrateMap {args.what}", base_dir=args.base_dir)
         print(f"wrote {out} ({len(frame)} sections, config {digest})")
     elif fmt == "projector":
-        vec, meta = write_projector(scaled, args.out, meta=frame, config_digest=digest)
+        vec, meta = write_projector(scaled, args.out, meta=frame, config_digest=digest, table_digest=table.config_digest)
         print(f"wrote {vec} and {meta} ({len(frame)} vectors, config {digest})")
     else:
         full = pd.concat([frame.reset_index(drop=True), pd.DataFrame(raw, columns=list(names))], axis=1)
         full = full.loc[:, ~full.columns.duplicated()]
-        out = write_table(full, args.out, format=fmt, config_digest=digest)
+        out = write_table(full, args.out, format=fmt, config_digest=digest, table_digest=table.config_digest)
         print(f"wrote {out} ({len(full)} rows, config {digest})")
     return 0

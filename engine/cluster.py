@@ -54,6 +54,7 @@ are linear in the rows.
 
 from __future__ import annotations
 
+import hashlib
 import warnings as _warnings
 from dataclasses import dataclass
 
@@ -88,6 +89,8 @@ __all__ = [
     "CLUSTER_PRESETS",
     "cluster_preset",
     "ClusterResult",
+    "data_digest",
+    "clustering_digest",
     "ClusterSummary",
     "KSweep",
     "cluster",
@@ -192,7 +195,7 @@ class ClusterResult:
     metric_note: str  # a sentence on metric_used
     seed: int
     config: ClusterConfig
-    config_digest: str
+    config_digest: str  # the clustering's digest: its settings AND its data (see clustering_digest)
     silhouette: float  # NaN when undefined (fewer than 2 clusters)
     davies_bouldin: float
     calinski_harabasz: float
@@ -204,9 +207,16 @@ class ClusterResult:
     data: Prepared  # the rows clustered, scaled and in original units
     warnings: tuple[str, ...]
     scale_notes: tuple[str, ...] = ()  # how a large input was handled (see LARGE_ROWS); () below the threshold
+    settings_digest: str = ""  # ClusterConfig.digest(): the settings alone
+    data_digest: str = ""  # data_digest(data): the section table's digest and the rows clustered
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def table_digest(self) -> str:
+        """The digest of the section table clustered (the analysis it came from)."""
+        return self.data.table_digest
 
     def metrics(self) -> dict:
         """Scores and sizes as plain Python values (for JSON)."""
@@ -224,6 +234,8 @@ class ClusterResult:
             "inertia": _json_float(self.inertia),
             "n_noise": self.n_noise,
             "config_digest": self.config_digest,
+            "settings_digest": self.settings_digest,
+            "table_digest": self.table_digest,
         }
         if self.fpc is not None:
             out["fpc"] = _json_float(self.fpc)
@@ -278,7 +290,7 @@ class KSweep:
     stable_threshold: float
     method: str
     metric_used: str
-    config_digest: str
+    config_digest: str  # the settings and the data swept (see clustering_digest)
     scale_notes: tuple[str, ...] = ()  # how the fits of a large input were made (see LARGE_ROWS)
 
     def to_frame(self) -> pd.DataFrame:
@@ -316,6 +328,44 @@ def _json_float(x) -> float | None:
 
 
 # --------------------------------------------------------------------------- core
+
+
+def data_digest(prepared: Prepared) -> str:
+    """A 16-hex-digit digest of what a clustering was fitted on, beyond its settings.
+
+    It covers the section table's digest (the analysis settings, or the
+    bytes of a loaded file), the feature names, and the track id and section
+    number of every row, in order. Different section lengths change the
+    table digest; different libraries change the track ids. It reads only
+    metadata (a few bytes per row), never the feature values.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The rows clustered.
+
+    Returns
+    -------
+    str
+    """
+    h = hashlib.sha256()
+    h.update(f"{prepared.table_digest}\x00{prepared.n_input_rows}\x00".encode())
+    h.update("\x1f".join(prepared.names).encode() + b"\x00")
+    h.update("\x1f".join(prepared.meta["track_id"].astype(str)).encode() + b"\x00")
+    h.update(np.asarray(prepared.meta["section"], dtype=np.int64).tobytes())
+    h.update(np.asarray(prepared.rows, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def clustering_digest(config: ClusterConfig, prepared: Prepared) -> str:
+    """The digest of one clustering: its settings and its data (see :func:`data_digest`).
+
+    This is ``ClusterResult.config_digest``: reviews are keyed on it and
+    exports carry it, so judgements and files made on different section
+    lengths or libraries never mix.
+    """
+    text = f"cluster:{config.digest()}:{data_digest(prepared)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def working_space(X: np.ndarray, metric_used: str) -> np.ndarray:
@@ -646,7 +696,7 @@ def _cluster(prep: Prepared, config: ClusterConfig, metric_used: str) -> Cluster
         metric_note=_METRIC_NOTES[metric_used],
         seed=config.seed,
         config=config,
-        config_digest=config.digest(),
+        config_digest=clustering_digest(config, prep),
         silhouette=sil,
         davies_bouldin=db,
         calinski_harabasz=ch,
@@ -658,6 +708,8 @@ def _cluster(prep: Prepared, config: ClusterConfig, metric_used: str) -> Cluster
         data=prep,
         warnings=tuple(dict.fromkeys(notes)),
         scale_notes=tuple(dict.fromkeys(scale)),
+        settings_digest=config.digest(),
+        data_digest=data_digest(prep),
     )
 
 
@@ -856,7 +908,7 @@ def choose_k(
         stable_threshold=float(stable_threshold),
         method=config.method,
         metric_used=metric_used,
-        config_digest=config.digest(),
+        config_digest=clustering_digest(config, prep),
         scale_notes=tuple(dict.fromkeys(scale)),
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,8 +90,48 @@ def digest_of(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _normalise_number(value: Any, kind: str, name: str) -> Any:
+    """``value`` as the plain Python type its field declares (``"int"`` or ``"float"``).
+
+    Equal numbers must digest equally: ``15`` and ``15.0`` (or ``numpy.int64(4)``
+    and ``4``) compare equal but serialise differently, so each is turned into
+    the field's own type before anything is checked or hashed.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value  # not a number (or a bool): left to the class's own checks
+    if kind == "float":
+        return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if float(value).is_integer():
+        return int(value)
+    raise ParameterError(f"{name} must be a whole number, got {value!r}")
+
+
 class _Config:
-    """Mixin: digest and a plain-dict view."""
+    """Mixin: number normalisation on construction, digest and a plain-dict view.
+
+    Every subclass's ``__post_init__`` first turns each ``int``/``float`` field
+    into its declared type (see :func:`_normalise_number`), so configs that
+    compare equal also hash and digest equally.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__post_init__")
+
+        def __post_init__(self) -> None:
+            for f in dataclasses.fields(self):
+                kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+                if kind in ("int", "float"):
+                    value = getattr(self, f.name)
+                    fixed = _normalise_number(value, kind, f"{type(self).__name__}.{f.name}")
+                    if fixed is not value:
+                        object.__setattr__(self, f.name, fixed)
+            if own is not None:
+                own(self)
+
+        cls.__post_init__ = __post_init__
 
     def digest(self) -> str:
         """Stable digest of every field; see :func:`digest_of`."""
@@ -257,6 +298,25 @@ class EmbedConfig(_Config):
             self.layer == "penultimate" or self.model in ("musicnn", "musicnn-mtt"),
             f"layer {self.layer!r} exists only in the musicnn models, not in {self.model!r}",
         )
+
+    def cache_digest(self) -> str:
+        """Digest of what decides the stored vectors: model, layer, sample rate and VGGish postprocessing.
+
+        Run-time settings (batch size, device, where the weights were found,
+        whether they may be downloaded) are left out: they do not change a
+        vector, so changing them must not re-embed the library. The weights
+        themselves enter the cache key by their content hash (see
+        :func:`engine.store.pieces_key`).
+        """
+        return digest_of(_EmbedKey(self.model, self.layer, self.sample_rate, self.vggish_postprocess))
+
+
+@dataclass(frozen=True)
+class _EmbedKey(_Config):
+    model: str
+    layer: str
+    sample_rate: int
+    vggish_postprocess: bool
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,24 @@
 """Export sections and results: XSPF/M3U playlists, Embedding Projector TSVs, CSV and Parquet.
 
-Every export carries the config digest that made it:
+Every export carries the config digest that made it and, when it is known,
+the digest of the section table (the analysis) the rows came from. For a
+clustering the config digest already covers its data (see
+:func:`engine.cluster.clustering_digest`); the table digest says which
+analysis -- section length, aggregation, the library -- that was:
 
-* XSPF -- an ``<annotation>`` and a ``<meta rel="urn:cratemap:config-digest">``;
-* M3U -- a ``#CRATEMAP:config-digest=...`` line (players skip unknown ``#`` lines);
-* Projector metadata TSV, CSV, Parquet -- a ``config_digest`` column (and, for
-  Parquet, the ``cratemap.config_digest`` schema metadata key). The Projector
-  *vectors* file must hold numbers only; its metadata file carries the digest.
+* XSPF -- an ``<annotation>`` naming both, a ``<meta rel="urn:cratemap:config-digest">``
+  and a ``<meta rel="urn:cratemap:table-digest">``;
+* M3U -- ``#CRATEMAP:config-digest=...`` and ``#CRATEMAP:table-digest=...``
+  lines (players skip unknown ``#`` lines);
+* Projector metadata TSV, CSV, Parquet -- ``config_digest`` and
+  ``table_digest`` columns (and, for Parquet, the ``cratemap.config_digest``
+  and ``cratemap.table_digest`` schema metadata keys). The Projector
+  *vectors* file must hold numbers only; its metadata file carries the digests.
+
+Where the table digest comes from: a :class:`SectionTable` is its own table;
+a :class:`ClusterResult` knows the table it clustered; a DataFrame may carry
+``attrs["table_digest"]`` (:func:`cluster_sections` sets it); any writer
+takes ``table_digest=`` explicitly.
 
 Playlists play only each section: XSPF entries carry VLC's ``start-time`` and
 ``stop-time`` options in VLC's extension, M3U entries ``#EXTVLCOPT`` lines.
@@ -35,6 +47,7 @@ __all__ = [
     "PLAYLIST_FORMATS",
     "TABLE_FORMATS",
     "DIGEST_KEY",
+    "TABLE_DIGEST_KEY",
     "cluster_sections",
     "write_xspf",
     "write_m3u",
@@ -47,11 +60,14 @@ PLAYLIST_FORMATS = ("xspf", "m3u")
 TABLE_FORMATS = ("csv", "parquet")
 #: Where the digest goes in Parquet schema metadata and XSPF ``meta``.
 DIGEST_KEY = "cratemap.config_digest"
+#: Where the section table's (the analysis's) digest goes in Parquet schema metadata.
+TABLE_DIGEST_KEY = "cratemap.table_digest"
 
 _XSPF_NS = "http://xspf.org/ns/0/"
 _VLC_NS = "http://www.videolan.org/vlc/playlist/ns/0/"
 _VLC_APP = "http://www.videolan.org/vlc/playlist/0"
 _DIGEST_REL = "urn:cratemap:config-digest"
+_TABLE_DIGEST_REL = "urn:cratemap:table-digest"
 
 
 def cluster_sections(result: ClusterResult, cluster: int) -> pd.DataFrame:
@@ -68,7 +84,8 @@ def cluster_sections(result: ClusterResult, cluster: int) -> pd.DataFrame:
     pandas.DataFrame
         The members' meta rows, typical first (by euclidean distance to the
         centroid in the scaled space), with ``cluster`` and ``row`` (position
-        in the clustering's rows) columns and ``attrs["config_digest"]`` set.
+        in the clustering's rows) columns and ``attrs["config_digest"]``
+        (the clustering's) and ``attrs["table_digest"]`` (its section table's) set.
 
     Raises
     ------
@@ -89,16 +106,17 @@ def cluster_sections(result: ClusterResult, cluster: int) -> pd.DataFrame:
     frame["cluster"] = cluster
     frame["row"] = idx  # position in the clustering's rows
     frame.attrs["config_digest"] = result.config_digest
+    frame.attrs["table_digest"] = result.table_digest
     return frame
 
 
-def _sections_and_digest(sections, config_digest: str | None) -> tuple[pd.DataFrame, str]:
+def _sections_and_digest(sections, config_digest: str | None, table_digest: str | None = None) -> tuple[pd.DataFrame, str, str]:
     if isinstance(sections, Neighbours):
-        frame, digest = sections.meta, sections.config_digest
+        frame, digest, source = sections.meta, sections.config_digest, sections.meta.attrs.get("table_digest", "")
     elif isinstance(sections, SectionTable):
-        frame, digest = sections.meta, sections.config_digest
+        frame, digest, source = sections.meta, sections.config_digest, sections.config_digest
     elif isinstance(sections, pd.DataFrame):
-        frame, digest = sections, sections.attrs.get("config_digest", "")
+        frame, digest, source = sections, sections.attrs.get("config_digest", ""), sections.attrs.get("table_digest", "")
     else:
         raise ParameterError(f"cannot make a playlist of {type(sections).__name__}; give a DataFrame of sections")
     digest = config_digest or digest
@@ -118,7 +136,7 @@ def _sections_and_digest(sections, config_digest: str | None) -> tuple[pd.DataFr
         )
     if np.any(times[:, 1] <= times[:, 0]):
         raise ParameterError("a section ends before it starts")
-    return frame, str(digest)
+    return frame, str(digest), str(table_digest or source or "")
 
 
 def _location(row: pd.Series, base_dir: Path | None, *, uri: bool) -> str:
@@ -143,7 +161,9 @@ def _title(row: pd.Series) -> str:
     return f"{Path(str(row['name'])).stem} - section {int(row['section'])} ({_t(row['start_s'])}-{_t(row['end_s'])} s)"
 
 
-def write_xspf(sections, path, *, config_digest: str | None = None, title: str = "CrateMap", base_dir=None) -> Path:
+def write_xspf(
+    sections, path, *, config_digest: str | None = None, table_digest: str | None = None, title: str = "CrateMap", base_dir=None
+) -> Path:
     """Write an XSPF playlist in which each entry plays only its section in VLC.
 
     Parameters
@@ -155,6 +175,9 @@ def write_xspf(sections, path, *, config_digest: str | None = None, title: str =
         The file to write.
     config_digest : str, optional
         Provenance; default: the one the sections carry.
+    table_digest : str, optional
+        The section table's (the analysis's) digest; default: the one the
+        sections carry, if any.
     title : str
     base_dir : str or Path, optional
         Folder the names are relative to.
@@ -168,14 +191,17 @@ def write_xspf(sections, path, *, config_digest: str | None = None, title: str =
     ParameterError
         If section times are unknown, no digest is known, or the file cannot be written.
     """
-    frame, digest = _sections_and_digest(sections, config_digest)
+    frame, digest, source = _sections_and_digest(sections, config_digest, table_digest)
     ET.register_namespace("", _XSPF_NS)
     ET.register_namespace("vlc", _VLC_NS)
     q = lambda tag: f"{{{_XSPF_NS}}}{tag}"  # noqa: E731
     root = ET.Element(q("playlist"), {"version": "1"})
     ET.SubElement(root, q("title")).text = title
-    ET.SubElement(root, q("annotation")).text = f"CrateMap export; config digest {digest}"
+    note = f"CrateMap export; config digest {digest}" + (f"; section table digest {source}" if source else "")
+    ET.SubElement(root, q("annotation")).text = note
     ET.SubElement(root, q("meta"), {"rel": _DIGEST_REL}).text = digest
+    if source:
+        ET.SubElement(root, q("meta"), {"rel": _TABLE_DIGEST_REL}).text = source
     tracks = ET.SubElement(root, q("trackList"))
     for i, (_, row) in enumerate(frame.iterrows()):
         track = ET.SubElement(tracks, q("track"))
@@ -195,7 +221,9 @@ def write_xspf(sections, path, *, config_digest: str | None = None, title: str =
     return out
 
 
-def write_m3u(sections, path, *, config_digest: str | None = None, title: str = "CrateMap", base_dir=None) -> Path:
+def write_m3u(
+    sections, path, *, config_digest: str | None = None, table_digest: str | None = None, title: str = "CrateMap", base_dir=None
+) -> Path:
     """Write an extended M3U playlist with VLC start/stop options per section.
 
     Parameters and errors as :func:`write_xspf`. Locations are plain paths
@@ -205,8 +233,10 @@ def write_m3u(sections, path, *, config_digest: str | None = None, title: str = 
     -------
     Path
     """
-    frame, digest = _sections_and_digest(sections, config_digest)
+    frame, digest, source = _sections_and_digest(sections, config_digest, table_digest)
     lines = ["#EXTM3U", f"#PLAYLIST:{title}", f"#CRATEMAP:config-digest={digest}"]
+    if source:
+        lines.append(f"#CRATEMAP:table-digest={source}")
     for _, row in frame.iterrows():
         seconds = int(math.ceil(row["end_s"] - row["start_s"]))
         lines.append(f"#EXTINF:{seconds},{_title(row)}")
@@ -249,6 +279,7 @@ def write_projector(
     *,
     meta: pd.DataFrame | None = None,
     config_digest: str | None = None,
+    table_digest: str | None = None,
 ) -> tuple[Path, Path]:
     """Write TensorFlow Embedding Projector TSVs: one of vectors, one of metadata.
 
@@ -266,6 +297,9 @@ def write_projector(
         Metadata for an array input.
     config_digest : str, optional
         Needed for an array input.
+    table_digest : str, optional
+        The section table's digest, written as a ``table_digest`` column;
+        default: the one ``data`` (or ``meta.attrs``) carries, if any.
 
     Returns
     -------
@@ -277,19 +311,21 @@ def write_projector(
         If shapes disagree, values are not finite or no digest is known.
     """
     if isinstance(data, SectionTable):
-        values, frame, digest = data.values, data.meta.copy(), data.config_digest
+        values, frame, digest, source = data.values, data.meta.copy(), data.config_digest, data.config_digest
     elif isinstance(data, ClusterResult):
-        values, frame, digest = data.data.X, data.data.meta.copy(), data.config_digest
+        values, frame, digest, source = data.data.X, data.data.meta.copy(), data.config_digest, data.table_digest
         frame["cluster"] = data.labels
     elif isinstance(data, Prepared):
-        values, frame, digest = data.X, data.meta.copy(), ""
+        values, frame, digest, source = data.X, data.meta.copy(), "", data.table_digest
     else:
         try:
             values = np.asarray(data, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"cannot export {type(data).__name__} as vectors: {exc}") from exc
         frame, digest = (meta.copy() if meta is not None else pd.DataFrame({"row": np.arange(len(values))})), ""
+        source = str(meta.attrs.get("table_digest", "")) if meta is not None else ""
     digest = config_digest or digest
+    source = table_digest or source
     if not digest:
         raise ParameterError("every export carries a config digest; pass config_digest=")
     values = np.asarray(values, dtype=np.float64)
@@ -302,6 +338,8 @@ def write_projector(
     keep = [c for c in frame.columns if c not in ("track_id",)]
     frame = frame[keep].copy()
     frame["config_digest"] = digest
+    if source:
+        frame["table_digest"] = source
     try:
         np.savetxt(vectors_path, values, delimiter="\t", fmt="%.7g")
         with metadata_path.open("w", encoding="utf-8") as fh:
@@ -317,15 +355,15 @@ def _table_frame(data) -> tuple[pd.DataFrame, str, str]:
     if isinstance(data, ClusterResult):
         frame = data.assignments()
         feats = pd.DataFrame(data.data.raw, columns=list(data.data.names))
-        return pd.concat([frame, feats], axis=1), data.config_digest, data.data.table_digest
+        return pd.concat([frame, feats], axis=1), data.config_digest, data.table_digest
     if isinstance(data, SectionTable):
         return data.to_frame(), data.config_digest, data.config_digest
     if isinstance(data, pd.DataFrame):
-        return data.copy(), str(data.attrs.get("config_digest", "")), ""
+        return data.copy(), str(data.attrs.get("config_digest", "")), str(data.attrs.get("table_digest", ""))
     raise ParameterError(f"cannot export {type(data).__name__} as a table")
 
 
-def write_table(data, path, *, format: str | None = None, config_digest: str | None = None) -> Path:
+def write_table(data, path, *, format: str | None = None, config_digest: str | None = None, table_digest: str | None = None) -> Path:
     """Write features or assignments as CSV or Parquet.
 
     Parameters
@@ -338,6 +376,9 @@ def write_table(data, path, *, format: str | None = None, config_digest: str | N
         Default: from the suffix.
     config_digest : str, optional
         Default: the one the data carries.
+    table_digest : str, optional
+        The section table's digest (a ``table_digest`` column and Parquet
+        metadata key); default: the one the data carries, if any.
 
     Returns
     -------
@@ -350,6 +391,7 @@ def write_table(data, path, *, format: str | None = None, config_digest: str | N
     """
     frame, digest, source = _table_frame(data)
     digest = config_digest or digest
+    source = table_digest or source
     if not digest:
         raise ParameterError("every export carries a config digest; pass config_digest=")
     fmt = (format or Path(path).suffix.lstrip(".")).lower()
@@ -357,7 +399,7 @@ def write_table(data, path, *, format: str | None = None, config_digest: str | N
     if fmt not in TABLE_FORMATS:
         raise ParameterError(f"unknown table format {fmt!r}; choose one of {list(TABLE_FORMATS)}")
     frame["config_digest"] = digest
-    if source and source != digest:
+    if source:
         frame["table_digest"] = source
     out = Path(path)
     try:
@@ -370,6 +412,8 @@ def write_table(data, path, *, format: str | None = None, config_digest: str | N
             table = pa.Table.from_pandas(frame, preserve_index=False)
             md = dict(table.schema.metadata or {})
             md[DIGEST_KEY.encode()] = digest.encode()
+            if source:
+                md[TABLE_DIGEST_KEY.encode()] = source.encode()
             pq.write_table(table.replace_schema_metadata(md), out)
     except OSError as exc:
         raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ._pool import pool_context
 from .config import AggregateConfig, AnalysisConfig, EmbedConfig
 from .decode import decode_file, file_digest, is_audio_name
 from .errors import DecodeError, EngineError, ParameterError, StoreError
@@ -69,7 +70,7 @@ class Progress:
     name: str  # display name of this file
     status: str  # "analysed" | "cached" | "duplicate" | "error"
     audio_s: float  # seconds of audio in this file (0 on error)
-    file_wall_s: float  # seconds spent on this file
+    file_wall_s: float  # seconds of work on this file, measured where it ran (a worker process, or here)
     elapsed_s: float  # seconds since the batch started
     detail: str = ""  # the error sentence, when status == "error"
 
@@ -292,6 +293,27 @@ def _stored(store: Store, track_id: str, config: AnalysisConfig) -> Track | None
     return stored if stored is not None and store.has_frames(track_id, config.frames.digest()) else None
 
 
+def _timed_analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
+    """:func:`_analyse_one` and the seconds it took, measured where it runs (in the worker).
+
+    Measured here, not by whoever waits for the result: with several
+    workers, the time since the pool started is not this file's time.
+    """
+    t0 = time.perf_counter()
+    result = _analyse_one(path, name, track_id, config, store)
+    return result, time.perf_counter() - t0
+
+
+def _warm_up_worker(config: AnalysisConfig) -> None:
+    """Pool initializer: load the numba kernels once per worker, before its first file.
+
+    The driver compiled them (and wrote numba's cache) before the pool
+    started, so each worker only reads the cache; its files' timings then
+    never include loading them.
+    """
+    _warm_up_kernels(config)
+
+
 def _warm_up_kernels(config: AnalysisConfig) -> None:
     """Compile (or load) the numba kernels once here, before worker processes start.
 
@@ -361,6 +383,7 @@ def analyze(
     cached: list[str] = []
     tracks: dict[str, Track] = {}
     store.clean_partial()  # temporary files of writers killed over an hour ago
+    store.record_analysis(config)  # now, not only at the end: a run killed mid-way leaves a store that opens
 
     def report(name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
         nonlocal done
@@ -369,7 +392,8 @@ def analyze(
             progress(Progress(done, total, name, status, audio_s, file_wall, time.perf_counter() - t0, detail))
 
     def remember(item: InputFile, stored: Track) -> Track:
-        # remember this name too, and where the file is now (embedding and playback read it)
+        # remember this name too, and where the file is now (embedding and playback read it);
+        # put_track writes only what changed, so reopening a library rewrites nothing
         stored = dataclasses.replace(stored, path=item.path)
         store.put_track(stored, names=[item.name])
         return stored
@@ -448,20 +472,21 @@ def analyze(
 
         if jobs == 1 or len(todo) <= 1:
             for item, tid in todo:
-                t_file = time.perf_counter()
-                settle(item, tid, _analyse_one(item.path, item.name, tid, config, store), time.perf_counter() - t_file)
+                settle(item, tid, *_timed_analyse_one(item.path, item.name, tid, config, store))
         else:
-            _warm_up_kernels(config)
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            _warm_up_kernels(config)  # compile (and cache) here first: workers then only read numba's cache
+            workers = min(jobs, len(todo))
+            with ProcessPoolExecutor(workers, mp_context=pool_context(preload=__name__), initializer=_warm_up_worker, initargs=(config,)) as pool:
                 started = time.perf_counter()
-                futures = {pool.submit(_analyse_one, item.path, item.name, tid, config, store): (item, tid) for item, tid in todo}
+                futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, config, store): (item, tid) for item, tid in todo}
                 for fut in as_completed(futures):
                     item, tid = futures[fut]
                     try:
-                        result = fut.result()
+                        result, work_s = fut.result()
                     except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
                         result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
-                    settle(item, tid, result, time.perf_counter() - started)
+                        work_s = time.perf_counter() - started  # unknown: at most this long
+                    settle(item, tid, result, work_s)
 
     ok_ids = [tid for tid in first_name if tid in tracks]
     sections = None
@@ -485,13 +510,29 @@ def analyze(
 
 
 def _sections_of(store: Store, config: AnalysisConfig, ids: list[str], names: Mapping[str, str]):
-    """The section table of ``ids`` (None when every one is shorter than a section), the ids with rows, and a too-short error for each other."""
+    """The section table of ``ids`` (None when none has a row), the ids with rows, and an error for each other.
+
+    A track without rows is ``too-short`` only when it really is; a track
+    whose stored files cannot be read is reported with the store's own words.
+    """
+    errors: list[FileError] = []
+    failed: set[str] = set()
     try:
-        sections = store.load_sections(config, track_ids=ids)
-    except StoreError:
-        sections = None  # every track is shorter than one section at these settings
+        sections = store.load_sections(config, track_ids=ids, allow_empty=True)
+    except StoreError:  # find which tracks fail, and why; read the others
+        readable = []
+        for t in ids:
+            try:
+                store.load_sections(config, track_ids=[t], allow_empty=True)
+                readable.append(t)
+            except StoreError as exc:
+                failed.add(t)
+                errors.append(FileError(names[t], "error", f"its stored analysis cannot be read: {exc}"))
+        sections = store.load_sections(config, track_ids=readable, allow_empty=True) if readable else None
+    if sections is not None and len(sections) == 0:
+        sections = None
     with_rows = set(sections.meta["track_id"]) if sections is not None else set()
-    errors = [FileError(names[t], "too-short", "shorter than one section at these settings") for t in ids if t not in with_rows]
+    errors += [FileError(names[t], "too-short", "shorter than one section at these settings") for t in ids if t not in with_rows and t not in failed]
     return sections, [t for t in ids if t in with_rows], errors
 
 
@@ -559,8 +600,9 @@ def embed_library(
 ) -> PieceTable:
     """CNN embeddings of every piece of the given tracks, cached in the store.
 
-    Embeddings are stored per track under ``(track_id, EmbedConfig digest,
-    weights sha256)``, independent of the section length; each piece is then
+    Embeddings are stored per track under ``(track_id,
+    EmbedConfig.cache_digest(), weights sha256)``, independent of the section
+    length, the batch size, the device and where the weights file lies; each piece is then
     given the section of ``analysis`` that contains its centre (``-1`` when
     none does), so the same stored vectors serve any section length.
 
@@ -598,7 +640,8 @@ def embed_library(
     if config.model == "none":
         raise ParameterError("embedding model 'none' computes no embeddings")
     net = load_model(config)  # fails early, naming where it looked, when weights are missing
-    key = pieces_key(config.digest(), net.weights_sha256)
+    # keyed on what decides the vectors (model, layer, rate, the weights' bytes), never on batch size or device
+    key = pieces_key(config.cache_digest(), net.weights_sha256)
     t0 = time.perf_counter()
     metas, values, tags = [], [], []
     tag_names: tuple[str, ...] = tuple(net.tag_names)

@@ -2,8 +2,9 @@
 
 Layout of a store (a local folder, or a prefix such as ``s3://bucket/crate``)::
 
-    cratemap-store.json                    format version, last analysis config
-    tracks/<track_id>.json                 the Track record and every name it was seen under
+    cratemap-store.json                    format version, last analysis config (written when the store is created)
+    tracks/<track_id>.json                 the Track record (its ``name`` is the display name)
+    names/<track_id>/<name digest>.json    one small file per name the track was seen under
     frames/<frame_digest>/<track_id>.parquet     frame-level classical features (float32)
     sections/<section_digest>/<track_id>.parquet section rows aggregated from those frames
     pieces/<embed_digest>/<track_id>.parquet     per-piece CNN embeddings
@@ -15,7 +16,9 @@ writes only its own tracks' files, under keys that two writers of the same
 track would fill with the same bytes, so there is never a duplicate.
 
 Every write is atomic. In a local folder it goes to a temporary file in the
-same folder and is renamed into place (atomic on POSIX); on object stores
+same folder and is renamed into place (atomic on POSIX), with the mode the
+process's umask gives a new file (not ``mkstemp``'s 0600), so workers
+running as other users and web servers can read a shared store; on object stores
 (S3, GCS, Azure) a file is one PUT, which readers see whole or not at all; on
 other fsspec filesystems a temporary file is moved into place. A writer killed
 mid-write leaves at most a ``.tmp-*`` file, which no listing counts and
@@ -29,15 +32,24 @@ Caching decisions, written where they are made:
 * sections are keyed by ``(track_id, AnalysisConfig.section_digest())``: a new
   section length, aggregation or selection rule re-aggregates stored frames;
 * the track id is the sha256 of the file's bytes, so a renamed file is found.
+
+Names. Each name a track was seen under is its own file, written once and
+never rewritten, so writers that add names to one track at the same time
+(worker processes, machines, app sessions) can never lose one another's
+update, on a local folder or an object store alike; the track record is
+rewritten only when one of its fields really changed.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import tempfile
 import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -98,10 +110,31 @@ def config_from_dict(d: dict[str, Any]) -> AnalysisConfig:
         raise StoreError(f"the stored analysis config is not readable ({exc})") from exc
 
 
+def _umask() -> int:
+    """The process's umask: read on every call where the OS shows it without changing it (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _umask_once()
+
+
+@functools.lru_cache(maxsize=1)
+def _umask_once() -> int:
+    """Elsewhere: set and restored once (os.umask can only be read by setting it), then remembered."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give a new file: mkstemp's 0600 survives the rename
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -183,6 +216,32 @@ class Store:
         manifest = self._read_manifest()
         if manifest.get("format", STORE_FORMAT) != STORE_FORMAT:
             raise StoreError(f"{self.url} holds a store of format {manifest.get('format')}, this CrateMap reads {STORE_FORMAT}")
+        if not manifest and create:
+            # the marker, now: a run killed before its end must leave a store that `info` and readers accept
+            self._create_manifest()
+
+    def _create_manifest(self) -> None:
+        """Write the store's marker unless one exists (never overwriting another writer's)."""
+        data = json.dumps({"format": STORE_FORMAT, "created": time.time()}, indent=1).encode()
+        path = self._path(_MANIFEST)
+        if self.fs is None:
+            tmp = Path(path).with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+            try:
+                _atomic_write_bytes(tmp, data)
+                try:
+                    os.link(tmp, path)  # atomic and exclusive: a marker another process wrote first stays
+                except FileExistsError:
+                    pass
+                except OSError:  # a filesystem without hard links: rename, unless the marker appeared meanwhile
+                    if not os.path.exists(path):
+                        os.replace(tmp, path)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store marker {path} ({exc.strerror or exc})") from exc
+            finally:
+                tmp.unlink(missing_ok=True)
+            return
+        if not self._exists(path):
+            self._write_bytes(path, data)
 
     def _require_manifest(self) -> None:
         if not self._exists(self._path(_MANIFEST)):
@@ -225,18 +284,35 @@ class Store:
         self.fs.invalidate_cache(folder)
 
     def _read_bytes(self, path: str) -> bytes | None:
-        """A file's bytes, or None when it does not exist."""
+        """A file's bytes, or None when it does not exist.
+
+        Raises
+        ------
+        StoreError
+            If it exists but cannot be read; the message names the file and the reason.
+        """
         try:
             if self.fs is None:
                 return Path(path).read_bytes()
             return self.fs.cat_file(path)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path} in the store {self.url} ({exc.strerror or exc})") from exc
 
     def _write_bytes(self, path: str, data: bytes) -> None:
-        """Write a whole file so that a reader sees the old file or the new one, never half of one."""
+        """Write a whole file so that a reader sees the old file or the new one, never half of one.
+
+        Raises
+        ------
+        StoreError
+            If it cannot be written; the message names the file and the reason.
+        """
         if self.fs is None:
-            _atomic_write_bytes(Path(path), data)
+            try:
+                _atomic_write_bytes(Path(path), data)
+            except OSError as exc:
+                raise StoreError(f"cannot write {path} in the store {self.url} ({exc.strerror or exc})") from exc
             return
         try:
             parent = path.rsplit("/", 1)[0]
@@ -337,8 +413,10 @@ class Store:
             raise StoreError(f"the store manifest {path} is unreadable ({exc})") from exc
 
     def record_analysis(self, config: AnalysisConfig) -> None:
-        """Remember ``config`` as the store's current analysis settings."""
+        """Remember ``config`` as the store's current analysis settings (no write when they already are)."""
         manifest = self._read_manifest()
+        if manifest.get("format") == STORE_FORMAT and manifest.get("config_digest") == config.digest():
+            return
         manifest.update(format=STORE_FORMAT, config=config.to_dict(), config_digest=config.digest(), updated=time.time())
         self._write_bytes(self._path(_MANIFEST), json.dumps(manifest, indent=1).encode())
 
@@ -351,15 +429,44 @@ class Store:
     def _track_path(self, track_id: str) -> str:
         return self._path("tracks", f"{track_id}.json")
 
+    def _name_path(self, track_id: str, name: str) -> str:
+        return self._path("names", track_id, f"{hashlib.sha256(name.encode()).hexdigest()[:24]}.json")
+
     def put_track(self, track: Track, *, names: Iterable[str] = ()) -> None:
-        """Record a track, adding ``names`` to the names it was seen under."""
+        """Record a track, adding ``names`` to the names it was seen under.
+
+        Safe for many concurrent writers: each name is a file of its own,
+        written only when missing, so no writer's name is ever lost; the
+        track record keeps the display name it was first stored under and
+        is rewritten only when a field (e.g. the file's path) changed.
+
+        Raises
+        ------
+        StoreError
+            If a file cannot be read or written.
+        """
         old = self._read_track_json(track.track_id)
-        seen = list(old.get("names", [])) if old else []
-        for n in (track.name, *names):
-            if n not in seen:
-                seen.append(n)
-        record = {**track.__dict__, "name": seen[0], "names": seen}
-        self._write_bytes(self._track_path(track.track_id), json.dumps(record, indent=1).encode())
+        legacy = list(old.get("names", [])) if old else []
+        display = old.get("name", track.name) if old else track.name
+        record = {**track.__dict__, "name": display}
+        if old is None or {k: v for k, v in old.items() if k != "names"} != record:
+            self._write_bytes(self._track_path(track.track_id), json.dumps(record, indent=1).encode())
+        for n in dict.fromkeys((track.name, *names)):
+            if n not in legacy and not self._exists(self._name_path(track.track_id, n)):
+                body = json.dumps({"name": n, "seen": time.time()}).encode()
+                self._write_bytes(self._name_path(track.track_id, n), body)
+
+    def _names_of(self, track_id: str, record: Mapping[str, Any] | None) -> list[str]:
+        """Every name of one track, the display name first, then in the order they were first seen."""
+        found: list[tuple[float, str]] = []
+        for file in self._names_in("names", track_id, suffix=".json"):
+            data = self._read_bytes(self._path("names", track_id, file))
+            try:
+                d = json.loads(data) if data is not None else None
+                found.append((float(d["seen"]), str(d["name"])))
+            except (ValueError, TypeError, KeyError):
+                continue  # a damaged name file: the name is lost, never the track
+        return _ordered_names(record, found)
 
     def _read_track_json(self, track_id: str) -> dict[str, Any] | None:
         path = self._track_path(track_id)
@@ -384,7 +491,7 @@ class Store:
     def track_names(self, track_id: str) -> list[str]:
         """Every name the track was seen under (the first is its display name)."""
         d = self._read_track_json(track_id)
-        return list(d.get("names", [])) if d else []
+        return self._names_of(track_id, d) if d else []
 
     def tracks(self) -> list[Track]:
         """Every track recorded, in display-name order."""
@@ -486,11 +593,17 @@ class Store:
             config_digest=meta["section_digest"],
         )
 
-    def load_sections(self, config: AnalysisConfig | None = None, *, track_ids: Iterable[str] | None = None) -> SectionTable:
+    def load_sections(
+        self, config: AnalysisConfig | None = None, *, track_ids: Iterable[str] | None = None, cache: bool = True, allow_empty: bool = False
+    ) -> SectionTable:
         """The section table of the whole store (or of ``track_ids``) under ``config``.
 
         Sections missing for this config are aggregated from stored frames
-        (no decoding) and cached.
+        (no decoding) and, with ``cache``, written back for the next read.
+        Reading never depends on that write: when the store cannot be
+        written (a read-only folder or bucket), the sections are returned
+        all the same and a :class:`UserWarning` says once that they were
+        not cached, and why.
 
         Parameters
         ----------
@@ -498,11 +611,18 @@ class Store:
             Defaults to the settings of the last analysis written here.
         track_ids : iterable of str, optional
             Restrict to these tracks (default: every track with frames).
+        cache : bool
+            Write sections aggregated here back to the store (default).
+        allow_empty : bool
+            Return an empty table (no rows) instead of raising when no track
+            has a section at these settings (every one is too short).
 
         Raises
         ------
         StoreError
-            If the store holds no analysis or no tracks for ``config``.
+            If the store holds no analysis, a track's stored files are
+            missing or unreadable, or (without ``allow_empty``) no track has
+            a section for ``config``.
         """
         from .pipeline import sections_from_frames  # late: pipeline imports this module
 
@@ -524,8 +644,11 @@ class Store:
             if track is None or not self.has_frames(tid, config.frames.digest()):
                 raise StoreError(f"track {tid[:12]} has no stored frames for these settings")
             table = sections_from_frames(self.get_frames(tid, config.frames.digest()), track.name, config=config)
-            if len(table):
-                self.put_sections(table, config=config)
+            if len(table) and cache:
+                try:
+                    self.put_sections(table, config=config)
+                except StoreError as exc:  # a read-only store: the read still succeeds
+                    self._warn_not_cached(exc)
             return table
 
         # Many small files: read them on threads (Parquet decoding and object-store round trips release the GIL);
@@ -536,6 +659,8 @@ class Store:
         else:
             parts = [one(tid) for tid in ids]
         parts = [p for p in parts if len(p)]
+        if not parts and allow_empty:
+            return SectionTable(meta=pd.DataFrame(columns=list(SECTION_META_COLUMNS)), values=np.zeros((0, 0)), names=(), config_digest=digest)
         if not parts:
             raise StoreError(f"{self.url} holds no sections for these settings")
         return SectionTable(
@@ -544,6 +669,13 @@ class Store:
             names=parts[0].names,
             config_digest=digest,
         )
+
+    def _warn_not_cached(self, exc: StoreError) -> None:
+        """Say once per opened store that sections computed on reading could not be cached."""
+        if getattr(self, "_warned_read_only", False):
+            return
+        self._warned_read_only = True
+        warnings.warn(f"sections were computed but not cached, the store cannot be written: {exc}", UserWarning, stacklevel=3)
 
     # -- pieces (CNN embeddings) -------------------------------------------
     def _pieces_path(self, track_id: str, key: str) -> str:
@@ -641,6 +773,28 @@ class Store:
                 continue  # unreadable record: the track is re-analysed by the next run
         return records
 
+    def _all_names(self) -> dict[str, list[tuple[float, str]]]:
+        """(first seen, name) of every name file, by track id: one walk of ``names/``."""
+        out: dict[str, list[tuple[float, str]]] = {}
+        if self.fs is None:
+            paths = [os.path.join(d, f) for d, _, files in os.walk(self._path("names")) for f in files if f.endswith(".json") and not f.startswith(".")]
+            raw = {p: self._read_bytes(p) for p in paths}
+        else:
+            self._forget_listing(self._path("names"))
+            try:
+                paths = [p for p in self.fs.glob(f"{self._path('names')}/*/*.json") if not p.rsplit("/", 1)[-1].startswith(".")]
+            except FileNotFoundError:
+                paths = []
+            raw = self.fs.cat(paths, on_error="omit") if paths else {}
+        for p, data in raw.items():
+            tid = p.replace("\\", "/").rsplit("/", 2)[-2]
+            try:
+                d = json.loads(data)
+                out.setdefault(tid, []).append((float(d["seen"]), str(d["name"])))
+            except (ValueError, TypeError, KeyError):
+                continue
+        return out
+
     def size_bytes(self) -> int:
         """Bytes the store takes (every file under it)."""
         if self.fs is None:
@@ -659,11 +813,13 @@ class Store:
             return {d: len(self._names_in(kind, d, suffix=".parquet")) for d in self._folders_in(kind)}
 
         last = self.last_config()
+        files = self._all_names()
+        names = {r["name"]: _ordered_names(r, files.get(r.get("track_id", ""), [])) for r in records if "name" in r}
         return {
             "root": self.url,
             "tracks": len(records),
             "seconds_of_audio": float(sum(float(r.get("duration_s", 0.0)) for r in records)),
-            "duplicates": {r["name"]: list(r["names"][1:]) for r in records if len(r.get("names", ())) > 1},
+            "duplicates": {name: seen[1:] for name, seen in names.items() if len(seen) > 1},
             "frames": count("frames"),
             "sections": count("sections"),
             "pieces": count("pieces"),
@@ -673,9 +829,11 @@ class Store:
 
 
 def pieces_key(config_digest: str, weights_sha256: str) -> str:
-    """Folder name for embeddings: the EmbedConfig digest and the weights' hash.
+    """Folder name for embeddings: ``EmbedConfig.cache_digest()`` and the weights' hash.
 
-    Keyed on both, so new weights behind the same settings never reuse old vectors.
+    Keyed on both, so new weights behind the same settings never reuse old
+    vectors, while run-time settings (batch size, device, the weights' path)
+    never re-embed anything.
     """
     return f"{config_digest}-{weights_sha256[:16]}"
 
@@ -717,6 +875,14 @@ def env_storage_options() -> dict[str, Any]:
 
 def _reopen(url: str, storage_options: dict[str, Any]) -> Store:
     return Store(url, storage_options=storage_options)
+
+
+def _ordered_names(record: Mapping[str, Any] | None, found: Iterable[tuple[float, str]]) -> list[str]:
+    """A track's names: the record's display name, names of older stores (kept in the record), then by first seen."""
+    seen = [record["name"]] if record and "name" in record else []
+    seen += list(record.get("names", [])) if record else []
+    seen += [n for _, n in sorted(found)]
+    return list(dict.fromkeys(seen))
 
 
 def _as_tuple(protocol: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -144,6 +144,7 @@ downloads.playlist_buttons(
     title=f"CrateMap: near {nb.query_name} section {nb.query_section}",
     stem=f"cratemap-similar-{nb.query_section}",
     key="sim_playlist",
+    table_digest=analysis.section_digest(),
 )
 st.caption("The playlists play only each section (VLC reads the start and stop times); the file paths are where this server keeps the audio.")
 c1, c2, c3 = st.columns(3)

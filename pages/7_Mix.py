@@ -118,11 +118,12 @@ else:
         if chain.note:  # a large library: the graph came from the timbre index
             st.caption(f"Large library: {chain.note}.")
         shown["path"] = frame["path"].to_numpy()[chain.rows]
-        downloads.playlist_buttons(shown, digest=chain.config_digest, title="CrateMap mix path", stem="cratemap-mix-path", key="mix_path_pl")
+        downloads.playlist_buttons(shown, digest=chain.config_digest, title="CrateMap mix path", stem="cratemap-mix-path", key="mix_path_pl", table_digest=analysis.section_digest())
 
 st.subheader("Take it with you")
 downloads.playlist_buttons(
     pd.concat([frame.iloc[[row]], found.drop(columns=[c for c in found.columns if c not in frame.columns])], ignore_index=True),
     digest=sug.config_digest, title=f"CrateMap: mixes with {q['name']} section {int(q['section'])}", stem="cratemap-mix", key="mix_pl",
+    table_digest=analysis.section_digest(),
 )  # fmt: skip
 downloads.table_button(table.to_frame(), label="Tempo, key, energy and features of every section (CSV)", file_name="cratemap-mix.csv", key="mix_dl_table")

@@ -52,7 +52,8 @@ def test_methods_recover_well_separated_blobs(blobs, method, metric):
     assert sum(result.sizes) == 240
     assert result.centroids.shape == result.centroids_original.shape == (4, 5)
     assert -1 <= result.silhouette <= 1
-    assert result.config_digest == config.digest()
+    assert result.settings_digest == config.digest()
+    assert result.config_digest != config.digest()  # it covers the data too
 
 
 def test_metric_used_is_recorded_honestly(blobs):

@@ -122,3 +122,25 @@ def test_csv_and_parquet_round_trip(result, tmp_path):
     assert table.num_rows == len(result)
     with pytest.raises(ParameterError, match="unknown table format"):
         write_table(result, tmp_path / "a.xlsx")
+
+
+def test_every_export_names_the_section_table_it_came_from(result, tmp_path):
+    """Playlists, projector files, CSV and Parquet of a clustering all carry its section table's digest."""
+    from engine.export import TABLE_DIGEST_KEY
+    source = result.data.table_digest
+    assert source and source != result.config_digest
+    members = cluster_sections(result, 0)
+    root = ET.parse(write_xspf(members, tmp_path / "c.xspf")).getroot()
+    metas = {m.get("rel"): m.text for m in root.findall("x:meta", NS)}
+    assert metas["urn:cratemap:config-digest"] == result.config_digest
+    assert metas["urn:cratemap:table-digest"] == source
+    assert source in root.find("x:annotation", NS).text
+    lines = write_m3u(members, tmp_path / "c.m3u").read_text().splitlines()
+    assert f"#CRATEMAP:table-digest={source}" in lines
+    _, meta = write_projector(result, tmp_path / "v.tsv")
+    assert pd.read_csv(meta, sep="\t")["table_digest"].eq(source).all()
+    _, meta = write_projector(result.data.X, tmp_path / "w.tsv", meta=result.data.meta, config_digest="d", table_digest="t1")
+    assert pd.read_csv(meta, sep="\t")["table_digest"].eq("t1").all()
+    pqt = pq.read_table(write_table(result, tmp_path / "a.parquet"))
+    assert pqt.schema.metadata[TABLE_DIGEST_KEY.encode()].decode() == source
+    assert set(pqt.column("table_digest").to_pylist()) == {source}

@@ -7,6 +7,7 @@ an app server is killed) as soon as the first track is complete in the store.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import soundfile as sf
 
 from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
+from engine.pipeline import open_library
 from engine.store import Store
 
 N_TRACKS = 6
@@ -92,6 +94,14 @@ def test_sigkill_mid_analysis_keeps_finished_tracks_and_the_rerun_resumes(crate,
     store_dir = tmp_path / "store"
     finished = kill_after_first_track(crate, store_dir, jobs=jobs)
     assert 1 <= len(finished) < N_TRACKS, "the kill must land mid-batch"
+
+    # `info` and a plain read-only open accept the store as it was left (its marker is written at creation)
+    info = subprocess.run(
+        [sys.executable, "-m", "engine", "info", str(store_dir), "--json"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=CEILING_S
+    )
+    assert info.returncode == 0, info.stderr[-2000:]
+    assert json.loads(info.stdout)["tracks"] >= len(finished)
+    assert open_library(Store(store_dir, create=False)).tracks
 
     # the store reads: every finished track's record and frames are intact, half-written files are not data
     config = AnalysisConfig()

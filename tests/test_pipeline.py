@@ -208,3 +208,88 @@ def test_a_damaged_store_file_is_a_named_store_error(tmp_path, short_dir):
     path.write_bytes(b"PAR1 not really parquet")
     with pytest.raises(StoreError, match=f"frame features of track {tid[:12]} are missing or unreadable"):
         store.get_frames(tid, digest)
+
+
+def test_a_clusterings_digest_covers_its_section_table_and_library(analysed):
+    """Reviews are keyed on it: other section lengths or other tracks must give another digest."""
+    from engine.cluster import cluster
+    from engine.config import ClusterConfig
+
+    store, _ = analysed
+    settings = ClusterConfig(k=2)
+    base = AnalysisConfig()
+    fifteen = cluster(store.load_sections(base), config=settings)
+    assert cluster(store.load_sections(base), config=settings).config_digest == fifteen.config_digest
+    ten = cluster(store.load_sections(base.replace(segment=SegmentConfig(section_seconds=10.0))), config=settings)
+    fewer = cluster(store.load_sections(base, track_ids=store.track_ids()[:2]), config=settings)
+    digests = {fifteen.config_digest, ten.config_digest, fewer.config_digest, settings.digest()}
+    assert len(digests) == 4
+    assert fifteen.settings_digest == settings.digest()
+    assert ten.table_digest != fifteen.table_digest
+
+
+def _analyse_in_two_workers(tmp_path, short_dir, monkeypatch):
+    """Analyse :data:`SHORT` with ``jobs=2``; return the pools' start methods and the progress reports.
+
+    The driver's clock is replaced by one that jumps 1000 s per reading, so any
+    time taken in the driver (such as "since the pool started") is at least
+    1000 s; times measured in the workers, on their real clocks, are far less.
+    """
+    import concurrent.futures
+    import itertools
+    import types
+
+    methods = []
+
+    class Recording(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, mp_context=None, **kwargs):
+            methods.append(mp_context.get_start_method() if mp_context is not None else "default")
+            super().__init__(*args, mp_context=mp_context, **kwargs)
+
+    clock = itertools.count(0.0, 1000.0)
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Recording)
+    monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    seen = []
+    inputs, _ = collect_inputs([short_dir])
+    result = analyze(inputs, store=Store(tmp_path / "s"), config=AnalysisConfig(), jobs=2, progress=seen.append)
+    assert len(result.tracks) == len(SHORT) and not result.errors
+    return methods, [p for p in seen if p.status == "analysed"]
+
+
+def test_workers_are_not_forked_from_the_caller(tmp_path, short_dir, monkeypatch):
+    """The app calls the pipeline from a threaded server: forking it can deadlock a worker."""
+    methods, _ = _analyse_in_two_workers(tmp_path, short_dir, monkeypatch)
+    assert methods and all(m in ("spawn", "forkserver") for m in methods), methods
+
+
+def test_each_file_is_timed_by_the_worker_that_analysed_it(tmp_path, short_dir, monkeypatch):
+    _, analysed = _analyse_in_two_workers(tmp_path, short_dir, monkeypatch)
+    assert len(analysed) == len(SHORT)
+    assert all(0.0 < p.file_wall_s < 1000.0 for p in analysed), [p.file_wall_s for p in analysed]
+
+
+def test_workers_never_rerun_the_callers_main_script(tmp_path, short_dir):
+    """Streamlit installs each page as ``__main__``; a spawned worker must not run it again.
+
+    The script below has no ``if __name__ == "__main__"`` guard, like a page:
+    a worker that re-ran it would print twice or fail to start.
+    """
+    import subprocess
+    import sys
+
+    from conftest import CEILING_S, ROOT
+
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from engine.pipeline import analyze, collect_inputs\n"
+        "from engine.store import Store\n"
+        "print('page ran', flush=True)\n"
+        f"r = analyze(collect_inputs([{str(short_dir)!r}])[0], store=Store({str(tmp_path / 's')!r}), jobs=2)\n"
+        "print('tracks', len(r.tracks), 'errors', len(r.errors), flush=True)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=CEILING_S)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("page ran") == 1, run.stdout + run.stderr[-2000:]
+    assert f"tracks {len(SHORT)} errors 0" in run.stdout

@@ -89,3 +89,17 @@ def test_a_moved_file_is_read_from_its_new_place(tmp_path, demo_dir):
     # and re-analysing from the new place records it, so no mapping is needed next time
     analyze(collect_inputs([new])[0], store=store)
     assert store.track(tid).path == str((new / "tt2.ogg").resolve())
+
+
+def test_run_time_settings_reuse_the_stored_embeddings(library, monkeypatch):
+    """Batch size and device do not change a vector, so they must not re-embed the library."""
+    _, store, ids, first = library
+
+    def boom(*a, **k):
+        raise AssertionError("decoded although only run-time settings changed")
+
+    monkeypatch.setattr(pipeline, "decode_file", boom)
+    again = embed_library(store, ids, analysis=AnalysisConfig(), config=EmbedConfig(batch_size=7, device="cpu"))
+    assert np.array_equal(again.values, first.values)
+    assert EmbedConfig(batch_size=7, device="cpu", weights_path="/elsewhere").cache_digest() == EmbedConfig().cache_digest()
+    assert EmbedConfig(layer="mean_pool").cache_digest() != EmbedConfig().cache_digest()

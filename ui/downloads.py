@@ -33,10 +33,15 @@ def _safe(build: Callable[[], bytes]) -> Callable[[], bytes]:
     return run
 
 
-def playlist_buttons(sections: pd.DataFrame, *, digest: str, title: str, stem: str, key: str) -> None:
-    """XSPF and M3U playlists of ``sections`` (rows with name, section, start_s, end_s, path)."""
+def playlist_buttons(sections: pd.DataFrame, *, digest: str, title: str, stem: str, key: str, table_digest: str = "") -> None:
+    """XSPF and M3U playlists of ``sections`` (rows with name, section, start_s, end_s, path).
+
+    ``table_digest`` names the section table (the analysis) the rows came from; it is written beside ``digest``.
+    """
     frame = sections.copy()
     frame.attrs["config_digest"] = digest
+    if table_digest:
+        frame.attrs["table_digest"] = table_digest
     a, b = st.columns(2)
     a.download_button(
         "Playlist for VLC (XSPF)",

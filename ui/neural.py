@@ -65,7 +65,7 @@ def model_info(config: EmbedConfig) -> tuple[str, str]:
 def missing_tracks(library: Library, config: EmbedConfig) -> list[str]:
     """Track ids whose embeddings are not in the store yet."""
     _, sha = model_info(config)
-    key = pieces_key(config.digest(), sha)
+    key = pieces_key(config.cache_digest(), sha)
     store = library.store()
     return [t for t in library.track_ids if not store.has_pieces(t, key)]
 
