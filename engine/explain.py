@@ -4,8 +4,14 @@ A seeded random forest learns to predict the cluster labels from the
 features (in original units -- trees are unaffected by per-column scaling).
 Its held-out accuracy, the *fidelity*, says how far to trust it: SHAP values
 explain the forest, and the forest stands in for the clustering only as well
-as it predicts it. SHAP's ``TreeExplainer`` then gives, per section and per
-cluster, how much each feature pushed the forest towards that cluster.
+as it predicts it. Fidelity is measured on whole songs the forest never saw:
+sections of one song sound alike, so a forest tested on random sections of
+songs it was trained on recognises the song rather than its cluster and
+scores near 1.0 whatever the clustering. Versions of one piece count as one
+song (:mod:`engine.songs`). SHAP's ``TreeExplainer`` then gives, per section
+and per cluster, how much each feature pushed the forest towards that
+cluster; its additivity check stays on (base value + SHAP values must equal
+the forest's probability), so a mismatch is an error, not a silent skew.
 
 Importances depend on the scaler. A tree does not care how a column is
 scaled, but the *clusters* do: the scaler decides which columns dominate the
@@ -26,14 +32,16 @@ record it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from .cluster import ClusterResult
 from .errors import EngineError, ModelError, ParameterError
+from .songs import song_groups
 
 __all__ = ["Explanation", "SectionExplanation", "explain", "DEFAULT_MAX_ROWS"]
 
@@ -68,10 +76,12 @@ class Explanation:
     predicted: np.ndarray  # float64 [shape=(n_used, n_clusters)], the forest's probabilities (= base + sum of SHAP)
     importance: np.ndarray  # float64 [shape=(n_clusters, n_features)], mean |SHAP| over each cluster's sections
     global_importance: np.ndarray  # float64 [shape=(n_features,)], mean |SHAP| for each section's own cluster
-    fidelity: float  # held-out accuracy of the forest on the cluster labels
+    fidelity: float  # accuracy of the forest on the cluster labels of held-out songs
     baseline: float  # share of the largest cluster (what always guessing it scores)
-    n_train: int
-    n_test: int
+    n_train: int  # sections the fidelity forest was trained on (the explained forest: all n_used)
+    n_test: int  # sections of held-out songs (fidelity is measured on them)
+    n_songs: int  # songs among the rows used (versions of one piece are one song)
+    n_test_songs: int  # songs held out whole
     n_used: int
     cap: int  # max_rows
     n_estimators: int
@@ -128,7 +138,7 @@ class Explanation:
 
 def _note(result: ClusterResult, fidelity: float, baseline: float) -> str:
     parts = [
-        f"These importances explain a random forest that predicts the clusters with held-out accuracy "
+        f"These importances explain a random forest that predicts the clusters of songs it never saw with accuracy "
         f"{fidelity:.2f} (always guessing the largest cluster scores {baseline:.2f}); trust them only as far as that.",
         f"They say what separates these clusters, and the clusters depend on the features and on the scaler "
         f"({result.data.scaler!r}): a different scaler gives different clusters and different importances.",
@@ -161,9 +171,23 @@ def _split(idx: np.ndarray, labels: np.ndarray, *, seed: int, **size) -> tuple[n
             raise ParameterError(f"too few sections to hold some out for the surrogate: {exc}") from exc
 
 
+def _song_split(groups: np.ndarray, *, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split holding out ``test_fraction`` of the songs whole (at least one song each side)."""
+    n_songs = len(np.unique(groups))
+    if n_songs < 2:
+        raise ParameterError(
+            f"need sections of at least 2 songs to measure the surrogate on a song it never saw, got {n_songs}"
+        )
+    n_test = min(max(1, int(round(test_fraction * n_songs))), n_songs - 1)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)
+    tr, te = next(splitter.split(np.zeros((len(groups), 1)), groups=groups))
+    return np.sort(tr), np.sort(te)
+
+
 def explain(
     result: ClusterResult,
     *,
+    groups: Mapping[str, str] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     n_estimators: int = 100,
     max_depth: int | None = 12,
@@ -176,13 +200,20 @@ def explain(
     ----------
     result : ClusterResult
         The clustering to explain; HDBSCAN noise rows are left out.
+    groups : mapping of str to str, optional
+        ``track_id`` to song, for tracks that are versions of one piece
+        (:func:`engine.songs.version_groups`); a track it does not name is a
+        song of its own. Fidelity is measured on songs held out whole.
     max_rows : int
         Cap on the rows used (seeded subsample, stratified by cluster);
         at least 50.
     n_estimators, max_depth : int
         The forest's size.
     test_fraction : float
-        Held out (stratified) to measure fidelity; in (0, 0.5].
+        Share of the songs held out whole (rounded, at least one) to measure
+        fidelity; in (0, 0.5]: a forest trained on the other songs predicts
+        their clusters. The forest SHAP explains is then trained the same
+        way on every row used.
     seed : int, optional
         Default: the clustering's seed.
 
@@ -194,9 +225,11 @@ def explain(
     Raises
     ------
     ParameterError
-        If the clustering has fewer than 2 clusters or settings are out of range.
+        If the clustering has fewer than 2 clusters, its rows come from fewer
+        than 2 songs, or settings are out of range.
     ModelError
-        If shap is not installed.
+        If shap is not installed, or SHAP's values do not add up to the
+        forest's probabilities (its additivity check).
     """
     if not isinstance(result, ClusterResult):
         raise ParameterError(f"expected a ClusterResult, got {type(result).__name__}")
@@ -216,13 +249,19 @@ def explain(
         rows = np.sort(_split(rows, labels, train_size=max_rows, seed=seed)[0])
         labels = result.labels[rows]
     X = result.data.raw[rows]
-    tr, te = _split(np.arange(len(rows)), labels, test_size=test_fraction, seed=seed)
-    forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
+    songs = song_groups(result.data.meta.iloc[rows], groups)
+    tr, te = _song_split(songs, test_fraction=test_fraction, seed=seed)
     try:
-        forest.fit(X[tr], labels[tr])
+        # fidelity: a forest that never saw the held-out songs predicts their clusters
+        probe = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
+        probe.fit(X[tr], labels[tr])
+        fidelity = float((probe.predict(X[te]) == labels[te]).mean())
+        # the forest explained: the same recipe on every song, so it knows every cluster (the fidelity above is
+        # an estimate, if anything a low one, of how well this forest predicts clusters of unheard songs)
+        forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
+        forest.fit(X, labels)
     except ValueError as exc:
         raise ParameterError(f"the surrogate forest could not be trained: {exc}") from exc
-    fidelity = float((forest.predict(X[te]) == labels[te]).mean())
     baseline = float(np.bincount(labels).max() / len(labels))
     try:
         import shap
@@ -230,7 +269,9 @@ def explain(
         raise ModelError("SHAP explanations need shap (pip install shap)") from exc
     try:
         explainer = shap.TreeExplainer(forest)
-        values = np.asarray(explainer.shap_values(X, check_additivity=False), dtype=np.float64)
+        # check_additivity stays on: shap then checks that base + sum of values equals the forest's output
+        # on every row (it raises when not), which is what the waterfall shows.
+        values = np.asarray(explainer.shap_values(X, check_additivity=True), dtype=np.float64)
     except EngineError:
         raise
     except Exception as exc:  # shap raises assorted types
@@ -269,6 +310,8 @@ def explain(
         baseline=baseline,
         n_train=int(len(tr)),
         n_test=int(len(te)),
+        n_songs=int(len(np.unique(songs))),
+        n_test_songs=int(len(np.unique(songs[te]))),
         n_used=int(len(rows)),
         cap=int(max_rows),
         n_estimators=int(n_estimators),

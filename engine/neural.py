@@ -68,6 +68,10 @@ def embedding_table(pieces: PieceTable, sections: SectionTable, *, level: str = 
     level : {"pieces", "sections"}
         One row per piece in those sections, or one per section (the mean of
         its pieces; a section holding no piece centre borrows its nearest piece).
+        Only the mean: the max that :func:`engine.embed.pool` also returns
+        would follow a single odd piece (a 15-s section holds five 3-s
+        musicnn patches), double the dimensions the clustering weighs, and
+        the tags are means too.
 
     Returns
     -------

@@ -19,8 +19,18 @@ Storage decisions, written where they are made:
 * a connection per call: no connection object is shared across threads
   (Streamlit runs each session in its own thread).
 
-Labels from judgements feed :func:`engine.compare.knn_evaluate` through
-:meth:`ReviewStore.labels_for`.
+Reading filters on both digests it is given: a clustering's config digest
+and, when named, the analysis's section digest, so a page shows only the
+judgements made on the analysis and clustering it shows.
+
+Labels a reviewer actually gave feed :func:`engine.compare.knn_evaluate`
+through :meth:`ReviewStore.labels_for` and :meth:`ReviewStore.evaluate_labels`.
+A judgement gives a label when the reviewer typed one (whatever the verdict)
+or, with the verdict ``wrong``, named the cluster that is right. A bare
+``right`` verdict only agrees with the clustering: counting it as the
+assigned cluster would teach the KNN the clustering back (it would mostly
+relearn the clusters, not the reviewers' ears), so it gives no label; nor do
+``unsure`` or a ``wrong`` with no better answer.
 """
 
 from __future__ import annotations
@@ -33,12 +43,16 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
+from .compare import KnnReport, knn_evaluate
+from .config import ClusterConfig
 from .errors import ParameterError, StoreError
+from .records import SectionTable
+from .songs import song_groups
 
 __all__ = ["VERDICTS", "SCHEMA_VERSION", "Judgement", "ReviewStore", "agreement_table"]
 
@@ -115,10 +129,11 @@ class Judgement:
 
     @property
     def resolved_label(self) -> str | None:
-        """The label this judgement gives the section, or None when it gives none.
+        """The label the reviewer gave the section, or None when they gave none.
 
-        A free label wins; else a corrected cluster (``"cluster 3"``); else,
-        when the verdict is ``right``, the assigned cluster.
+        A free label wins; else the cluster named with a ``wrong`` verdict
+        (``"cluster 3"``). A ``right`` verdict without a free label gives none:
+        it only repeats the clustering's own answer.
         """
         return _resolved(self)
 
@@ -279,8 +294,20 @@ class ReviewStore:
         return Judgement(id=int(cur.lastrowid), **row)
 
     # -- reading -----------------------------------------------------------
-    def judgements(self, *, config_digest: str | None = None, reviewer: str | None = None) -> pd.DataFrame:
-        """Every judgement (optionally of one clustering or one reviewer), oldest first.
+    def judgements(
+        self, *, config_digest: str | None = None, section_digest: str | None = None, reviewer: str | None = None
+    ) -> pd.DataFrame:
+        """Every judgement (optionally of one clustering, one analysis or one reviewer), oldest first.
+
+        Parameters
+        ----------
+        config_digest : str, optional
+            Only judgements of the clustering with this digest.
+        section_digest : str, optional
+            Only judgements of sections cut and described under this analysis
+            (``AnalysisConfig.section_digest()``).
+        reviewer : str, optional
+            Only this reviewer's judgements.
 
         Returns
         -------
@@ -296,6 +323,9 @@ class ReviewStore:
         if config_digest is not None:
             where.append("config_digest = ?")
             args.append(config_digest)
+        if section_digest is not None:
+            where.append("section_digest = ?")
+            args.append(section_digest)
         if reviewer is not None:
             where.append("reviewer = ?")
             args.append(reviewer)
@@ -320,25 +350,31 @@ class ReviewStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read judgements from {self.path} ({exc})") from exc
 
-    def latest(self, *, config_digest: str | None = None) -> pd.DataFrame:
-        """The newest judgement per reviewer and section (earlier ones were superseded)."""
-        frame = self.judgements(config_digest=config_digest)
+    def latest(self, *, config_digest: str | None = None, section_digest: str | None = None) -> pd.DataFrame:
+        """The newest judgement per reviewer and section (earlier ones were superseded).
+
+        Filters as :meth:`judgements`; a section judged under several
+        clusterings or analyses (when not filtered to one) keeps one row for each.
+        """
+        frame = self.judgements(config_digest=config_digest, section_digest=section_digest)
         if frame.empty:
             return frame
-        keys = ["reviewer", "track_id", "section", "config_digest"]
+        keys = ["reviewer", "track_id", "section", "config_digest", "section_digest"]
         return frame.sort_values("id").drop_duplicates(keys, keep="last").reset_index(drop=True)
 
-    def agreement(self, *, by: str = "cluster", config_digest: str | None = None) -> pd.DataFrame:
+    def agreement(
+        self, *, by: str = "cluster", config_digest: str | None = None, section_digest: str | None = None
+    ) -> pd.DataFrame:
         """How often reviewers agreed with the assigned cluster; see :func:`agreement_table`."""
-        return agreement_table(self.latest(config_digest=config_digest), by=by)
+        return agreement_table(self.latest(config_digest=config_digest, section_digest=section_digest), by=by)
 
-    def to_csv(self, *, config_digest: str | None = None) -> str:
+    def to_csv(self, *, config_digest: str | None = None, section_digest: str | None = None) -> str:
         """Every judgement as CSV text (a header row, then one row per judgement).
 
         Text cells that a spreadsheet would read as a formula (starting with
         ``=``, ``+``, ``-`` or ``@``) are prefixed with an apostrophe.
         """
-        frame = self.judgements(config_digest=config_digest)
+        frame = self.judgements(config_digest=config_digest, section_digest=section_digest)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(_COLUMNS)
@@ -346,12 +382,14 @@ class ReviewStore:
             writer.writerow([_csv_cell(v) for v in row])
         return buf.getvalue()
 
-    def labels_for(self, meta: pd.DataFrame, *, config_digest: str) -> np.ndarray:
-        """One expert label per section row, for :func:`engine.compare.knn_evaluate`.
+    def labels_for(self, meta: pd.DataFrame, *, config_digest: str, section_digest: str | None = None) -> np.ndarray:
+        """One label a reviewer gave per section row, for :func:`engine.compare.knn_evaluate`.
 
-        The label of a section is its newest judgement's
-        :attr:`Judgement.resolved_label` (across reviewers). Sections nobody
-        labelled get ``None`` (knn_evaluate leaves them out).
+        Each reviewer's newest judgement of a section stands for that
+        reviewer (a changed mind withdraws an earlier label); of those, the
+        newest that gives a label (:attr:`Judgement.resolved_label`) labels the
+        section. Sections no reviewer labelled get ``None`` (knn_evaluate
+        leaves them out), including sections only judged ``right``.
 
         Parameters
         ----------
@@ -359,37 +397,103 @@ class ReviewStore:
             Section metadata with ``track_id`` and ``section``.
         config_digest : str
             Only judgements of this clustering count.
+        section_digest : str, optional
+            Only judgements made under this analysis count.
 
         Returns
         -------
         np.ndarray [shape=(n_rows,)], object
         """
-        frame = self.latest(config_digest=config_digest)
+        frame = self.latest(config_digest=config_digest, section_digest=section_digest)
         out = np.full(len(meta), None, dtype=object)
         if frame.empty:
             return out
-        frame = frame.sort_values("id")
         labels: dict[tuple[str, int], str] = {}
-        for row in frame.itertuples(index=False):
+        for row in frame.sort_values("id").itertuples(index=False):
             label = _resolved(row)
-            if label is not None:
+            if label is not None:  # newer labels overwrite older ones; a judgement giving none leaves them
                 labels[(row.track_id, int(row.section))] = label
-            else:
-                labels.pop((row.track_id, int(row.section)), None)
         for i, (tid, sec) in enumerate(zip(meta["track_id"].astype(str), meta["section"].astype(int))):
             out[i] = labels.get((tid, int(sec)))
         return out
+
+    def evaluate_labels(
+        self,
+        table: SectionTable,
+        *,
+        config_digest: str,
+        section_digest: str | None = None,
+        versions: Mapping[str, str] | None = None,
+        k: int = 1,
+        config: ClusterConfig | None = None,
+    ) -> KnnReport:
+        """Test whether the features predict the labels reviewers gave, never splitting a song.
+
+        A KNN classifier (:func:`engine.compare.knn_evaluate`, one song held
+        out at a time) learns the labels of :meth:`labels_for`.
+
+        Parameters
+        ----------
+        table : SectionTable
+            The sections judged (its ``meta`` has ``track_id`` and ``section``).
+        config_digest : str
+            Only judgements of this clustering count.
+        section_digest : str, optional
+            Only judgements made under this analysis count.
+        versions : mapping of str to str, optional
+            ``track_id`` to song for versions of one piece
+            (:func:`engine.songs.version_groups`); they are held out together.
+            Other tracks are songs of their own.
+        k : int
+            Neighbours.
+        config : ClusterConfig, optional
+            Features and scaler (refitted per fold); pass ``dedupe=False`` so
+            every row keeps its label.
+
+        Returns
+        -------
+        engine.compare.KnnReport
+
+        Raises
+        ------
+        ParameterError
+            When no section has a label a reviewer gave, the labels have only
+            one value, or the labelled sections come from only one song (each
+            with a message saying so); or as :func:`engine.compare.knn_evaluate`.
+        StoreError
+            If the database cannot be read.
+        """
+        meta = table.meta
+        labels = self.labels_for(meta, config_digest=config_digest, section_digest=section_digest)
+        have = np.array([v is not None for v in labels], dtype=bool)
+        if not have.any():
+            raise ParameterError(
+                "no section has a label a reviewer gave yet: a label counts when a reviewer typed one, or said "
+                "'wrong' and named the right cluster ('right' only agrees with the clustering)"
+            )
+        values = sorted(set(labels[have].tolist()))
+        if len(values) < 2:
+            raise ParameterError(
+                f"reviewers gave only one label ({values[0]!r}, on {int(have.sum())} sections); "
+                "the test needs at least 2 different labels"
+            )
+        songs = song_groups(meta, versions)
+        n_songs = len(set(songs[have].tolist()))
+        if n_songs < 2:
+            raise ParameterError(
+                f"the {int(have.sum())} labelled sections come from only {n_songs} song; label sections of at least "
+                "2 songs, so that each can be tested on a song the classifier never saw"
+            )
+        return knn_evaluate(table, labels=labels, groups=songs, k=k, config=config)
 
 
 def _resolved(row) -> str | None:
     """The label a judgement (or a row of :meth:`ReviewStore.judgements`) gives its section."""
     if row.label:
         return str(row.label)
-    if row.corrected_cluster is not None and not pd.isna(row.corrected_cluster):
+    if row.verdict == "wrong" and row.corrected_cluster is not None and not pd.isna(row.corrected_cluster):
         return f"cluster {int(row.corrected_cluster)}"
-    if row.verdict == "right":
-        return f"cluster {int(row.assigned_cluster)}"
-    return None
+    return None  # "right" repeats the clustering's answer; "unsure" and a bare "wrong" name none
 
 
 def _csv_cell(value: object) -> object:

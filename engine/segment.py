@@ -13,9 +13,26 @@ Two modes (:class:`~engine.config.SegmentConfig`):
     dropped otherwise. A track shorter than one full section has no sections.
 ``thesis``
     Exactly what the 2022 thesis did: ``steps = ceil(duration) // 15 - 1``
-    contiguous sections of ``len(y) // steps`` samples each (so each is
-    slightly longer than 15 s); the few samples left over are dropped. 15 is
-    ``section_seconds``.
+    contiguous sections of ``len(y) // steps`` samples each; the few samples
+    left over are dropped. 15 is ``section_seconds``. Each section is thus
+    ``duration / steps`` long: always longer than 15 s, by how much depending
+    on the track -- under ``15 * (steps + 2) / steps`` s. A track of just
+    over 29 s up to 44 s is one section of its whole length, a 60-s track
+    three of 20 s, a 4-minute track fifteen of 16 s; tracks of 29 s or less
+    have none.
+
+Examples
+--------
+>>> from engine.config import SegmentConfig
+>>> thesis = SegmentConfig(mode="thesis")
+>>> segment(44 * 1000, 1000, config=thesis).end_s.tolist()  # a 44-s track: one 44-s section
+[44.0]
+>>> seg = segment(60 * 1000, 1000, config=thesis)
+>>> seg.n_sections, (seg.end_s - seg.start_s).tolist()
+(3, [20.0, 20.0, 20.0])
+>>> seg = segment(240 * 1000, 1000, config=thesis)
+>>> seg.n_sections, float(seg.end_s[0])
+(15, 16.0)
 
 Pieces are consecutive whole pieces of ``piece_seconds`` inside each section
 (the tail of a section shorter than one piece is not a piece). Ids are

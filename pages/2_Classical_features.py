@@ -127,8 +127,8 @@ if result.k >= 2:
                                 key=f"shap_cluster_{shown}")
             st.plotly_chart(charts.importance_bars(expl.ranking(int(pick)), cluster=int(pick)), config={"displaylogo": False})
         st.caption(
-            f"SHAP values explain a random forest that predicts the clusters from the features with held-out accuracy "
-            f"{expl.fidelity:.0%} (always guessing the largest cluster: {expl.baseline:.0%}). {expl.note.split('. ', 1)[-1]}"
+            f"SHAP values explain a random forest that predicts the clusters from the features with accuracy "
+            f"{expl.fidelity:.0%} on {expl.n_test_songs} of {expl.n_songs} songs it was not trained on (always guessing the largest cluster: {expl.baseline:.0%}). {expl.note.split('. ', 1)[-1]}"
         )
 
 # ----------------------------------------------------------------------------- the selection

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from engine.compare import knn_evaluate
 from engine.errors import EngineError
 from engine.review import VERDICTS, ReviewStore
 from ui import charts, compute, controls, page, player, state
@@ -49,7 +48,7 @@ with top[2]:
     hide_done = st.checkbox("Skip sections I have judged", value=True, key="review_hide_done")
 
 reviewer = state.get("reviewer").strip()
-mine = reviews.latest(config_digest=digest)
+mine = reviews.latest(config_digest=digest, section_digest=section_digest)
 mine = mine[mine["reviewer"] == reviewer] if reviewer else mine.iloc[0:0]
 done = set(zip(mine["track_id"], mine["section"].astype(int)))
 
@@ -147,12 +146,12 @@ else:
 # ----------------------------------------------------------------------------- agreement
 st.divider()
 st.subheader("Agreement with the clusters")
-latest = reviews.latest(config_digest=digest)
+latest = reviews.latest(config_digest=digest, section_digest=section_digest)
 if latest.empty:
-    st.info("No judgements of this clustering yet.")
+    st.info("No judgements of this clustering of these sections yet.")
 else:
-    by_cluster = reviews.agreement(by="cluster", config_digest=digest)
-    by_reviewer = reviews.agreement(by="reviewer", config_digest=digest)
+    by_cluster = reviews.agreement(by="cluster", config_digest=digest, section_digest=section_digest)
+    by_reviewer = reviews.agreement(by="reviewer", config_digest=digest, section_digest=section_digest)
     c1, c2 = st.columns(2)
     with c1:
         st.plotly_chart(charts.agreement_bars(by_cluster, key="cluster", title="Per cluster"), config={"displaylogo": False})
@@ -166,15 +165,18 @@ else:
 
     st.subheader("Do the labels follow the sound?")
     st.caption(
-        "A KNN classifier learns your labels (a free label, else the cluster you named, else the assigned cluster when you said "
-        "it was right) from the features, always tested on songs it never saw. Accuracy well above the baseline means the "
-        "labels follow what the features measure."
+        "A KNN classifier learns the labels reviewers gave (a label you typed, else the cluster you named when you said "
+        "'no'; a plain 'yes' only agrees with the clustering, so it is no label) from the features, always tested on songs "
+        "it never saw (versions of one piece count as one song). Accuracy well above the baseline means the labels follow "
+        "what the features measure."
     )
     if st.button("Test the labels", key="review_knn"):
-        labels = reviews.labels_for(table.meta, config_digest=digest)
         try:
             with st.spinner("Cross-validating, one song held out at a time..."):
-                report = knn_evaluate(table, labels=labels, groups="name", k=1, config=config.replace(dedupe=False))
+                report = reviews.evaluate_labels(
+                    table, config_digest=digest, section_digest=section_digest, versions=compute.versions(library),
+                    k=1, config=config.replace(dedupe=False),
+                )
         except EngineError as exc:
             st.error(f"Cannot test the labels yet: {exc}")
         else:

@@ -103,6 +103,28 @@ def test_review_saves_a_judgement_and_shows_agreement():
     assert len(mine) == 1 and mine["label"].iloc[0] == "breakdown" and mine["verdict"].iloc[0] == "wrong"
 
 
+def test_review_shows_only_judgements_of_the_same_analysis():
+    at = run_page("pages/6_Review.py")
+    at.text_input(key="_w_reviewer").input("Same Analysis").run()
+    at.radio(key="review_verdict").set_value("right").run()
+    at.button(key="review_save").click().run()
+    from engine.review import ReviewStore
+    from ui.library import review_db_path
+
+    reviews = ReviewStore(review_db_path())
+    saved = reviews.judgements(reviewer="Same Analysis").iloc[-1]
+    # the same clustering settings, but sections cut or described under another analysis
+    reviews.add(
+        reviewer="Other Analysis", track_id=saved["track_id"], name=saved["name"], section=int(saved["section"]),
+        start_s=float(saved["start_s"]), end_s=float(saved["end_s"]), assigned_cluster=int(saved["assigned_cluster"]),
+        verdict="wrong", config_digest=saved["config_digest"], section_digest="another-analysis",
+    )
+    at.run()
+    assert page_errors(at) == []
+    shown = {str(v) for frame in at.dataframe for v in frame.value.get("reviewer", [])}
+    assert "Same Analysis" in shown and "Other Analysis" not in shown
+
+
 def test_review_without_a_verdict_says_so():
     at = run_page("pages/6_Review.py")
     at.text_input(key="_w_reviewer").input("Another Reviewer").run()

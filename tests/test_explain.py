@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,3 +107,68 @@ def test_explain_needs_two_clusters(informative):
         explain(result.data)
     with pytest.raises(ParameterError, match="test_fraction"):
         explain(result, test_fraction=0.9)
+
+
+def _fingerprinted(rng, *, n_songs=40, per_track=6, versions=1, n_clusters=4):
+    """Sections of one song (and of its versions) sound alike; songs differ at random; clusters are drawn per song.
+
+    The features say which song a section is from, not which cluster it is in, so a surrogate
+    that has heard the song's other sections (or another version of it) "predicts" the cluster,
+    and one tested on songs it never heard can only guess.
+    """
+    rows, names, parts, labels, song = [], [], [], [], []
+    for s in range(n_songs):
+        print_ = rng.normal(size=5) * 3.0
+        label = int(rng.integers(0, n_clusters))
+        for v in range(versions):
+            for p in range(per_track):
+                rows.append(print_ + rng.normal(scale=0.05, size=5))
+                names.append(f"song{s:02d}_v{v}.wav")
+                parts.append(p)
+                labels.append(label)
+                song.append(f"song{s:02d}")
+    frame = pd.DataFrame(np.asarray(rows), columns=[f"f{i}" for i in range(5)])
+    frame.insert(0, "part", parts)
+    frame.insert(0, "filename", names)
+    table = table_from_frame(frame)
+    result = cluster(table, config=ClusterConfig(k=n_clusters, scaler="zscore", dedupe=False))
+    # the clustering's labels replaced by the per-song draw (a clustering that follows songs, not features)
+    result = dataclasses.replace(result, labels=np.asarray(labels, dtype=np.int64)[result.data.rows])
+    versions_of = dict(zip(table.meta["track_id"], song))
+    return result, versions_of
+
+
+def test_fidelity_is_measured_on_songs_the_forest_never_heard():
+    result, _ = _fingerprinted(np.random.default_rng(11))
+    ex = explain(result, n_estimators=40)
+    # Holding out random sections lets the forest recognise the song (fidelity ~1.0);
+    # holding out whole songs leaves it guessing among 4 clusters.
+    assert ex.fidelity < 0.6
+    assert ex.n_train + ex.n_test == ex.n_used
+
+
+def test_versions_of_one_song_are_held_out_together():
+    result, versions_of = _fingerprinted(np.random.default_rng(12), n_songs=24, versions=2)
+    leaky = explain(result, n_estimators=40)
+    assert leaky.fidelity > 0.7  # most held-out tracks had their other version in training
+    honest = explain(result, n_estimators=40, groups=versions_of)
+    assert honest.n_songs == 24 and leaky.n_songs == 48
+    assert honest.fidelity < 0.6 and honest.fidelity < leaky.fidelity - 0.3
+    with pytest.raises(ParameterError, match="at least 2 songs"):
+        explain(result, n_estimators=10, groups={t: "one" for t in versions_of})
+
+
+def test_shap_additivity_is_checked(informative, monkeypatch):
+    import shap
+
+    seen = []
+    original = shap.TreeExplainer.shap_values
+
+    def spy(self, X, *args, **kwargs):
+        seen.append(kwargs.get("check_additivity", True))
+        return original(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(shap.TreeExplainer, "shap_values", spy)
+    result, _ = informative
+    explain(result, n_estimators=20)
+    assert seen and all(seen)

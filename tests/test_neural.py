@@ -87,3 +87,12 @@ def test_piece_inputs_and_gradcam(library):
         assert hm.heat.shape == (187, 96) and 0.0 <= hm.heat.min() and hm.heat.max() <= 1.0
         assert len(hm.members) == 2
     assert piece_seconds("musicnn") == pytest.approx(2.992)
+
+
+def test_readme_says_how_sections_pool_their_pieces():
+    """The README's account matches embedding_table: a section is the mean of its pieces (the test above)."""
+    from conftest import ROOT
+
+    line = next(x for x in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if "**CNN embeddings**" in x)
+    assert "mean and max" not in line
+    assert "pooled to sections by their mean" in line

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from conftest import CEILING_S, ROOT
+from engine.config import ClusterConfig
 from engine.errors import ParameterError, StoreError
 from engine.review import ReviewStore, agreement_table
+from engine.table import table_from_frame
 
 DIGEST = "c0ffee0123456789"
 
@@ -160,14 +162,108 @@ def test_csv_export_has_every_row_and_defuses_formulas(tmp_path):
 
 def test_labels_for_knn(tmp_path):
     store = ReviewStore(tmp_path / "r.sqlite")
-    _judge(store, section=0, assigned_cluster=2, verdict="right")
+    _judge(store, section=0, assigned_cluster=2, verdict="right")  # agrees with the clustering: no label of its own
     _judge(store, section=1, assigned_cluster=2, verdict="wrong", corrected_cluster=0)
     _judge(store, section=2, assigned_cluster=2, verdict="wrong", label="vocal")
     _judge(store, section=3, assigned_cluster=2, verdict="unsure")
-    _judge(store, section=0, assigned_cluster=2, verdict="right", config_digest="other")  # another clustering
-    meta = pd.DataFrame({"track_id": ["t1"] * 5, "section": [0, 1, 2, 3, 4]})
+    _judge(store, section=4, assigned_cluster=2, verdict="wrong")  # wrong, but no better answer given
+    _judge(store, section=5, assigned_cluster=2, verdict="right", label="breakdown")  # a label typed is a label given
+    _judge(store, section=1, assigned_cluster=2, verdict="wrong", corrected_cluster=1, config_digest="other")  # another clustering
+    meta = pd.DataFrame({"track_id": ["t1"] * 7, "section": [0, 1, 2, 3, 4, 5, 6]})
     labels = store.labels_for(meta, config_digest=DIGEST)
-    assert labels.tolist() == ["cluster 2", "cluster 0", "vocal", None, None]
+    assert labels.tolist() == [None, "cluster 0", "vocal", None, None, "breakdown", None]
+
+
+def test_a_right_verdict_is_not_a_label(tmp_path):
+    """A KNN taught the assigned clusters back would only relearn the clustering."""
+    store = ReviewStore(tmp_path / "r.sqlite")
+    assert _judge(store, verdict="right").resolved_label is None
+    meta = pd.DataFrame({"track_id": ["t1", "t2"], "section": [0, 0]})
+    _judge(store, track_id="t2", verdict="right", assigned_cluster=3)
+    assert store.labels_for(meta, config_digest=DIGEST).tolist() == [None, None]
+
+
+def test_a_reviewer_supersedes_only_their_own_label(tmp_path):
+    store = ReviewStore(tmp_path / "r.sqlite")
+    meta = pd.DataFrame({"track_id": ["t1", "t1"], "section": [0, 1]})
+    _judge(store, section=0, verdict="wrong", label="intro")
+    _judge(store, section=0, verdict="right", reviewer="bo")  # bo agrees with the cluster; ana's label stands
+    _judge(store, section=1, verdict="wrong", label="outro")
+    _judge(store, section=1, verdict="right")  # ana changed her mind: her label is withdrawn
+    assert store.labels_for(meta, config_digest=DIGEST).tolist() == ["intro", None]
+    _judge(store, section=0, verdict="wrong", label="build-up", reviewer="bo")  # the newest label given wins
+    assert store.labels_for(meta, config_digest=DIGEST).tolist() == ["build-up", None]
+
+
+def test_reading_filters_on_the_analysis_as_well_as_the_clustering(tmp_path):
+    store = ReviewStore(tmp_path / "r.sqlite")
+    _judge(store, section=0, verdict="wrong", label="intro", section_digest="s1")
+    _judge(store, section=0, verdict="wrong", label="drop", section_digest="s2")  # same clustering, other sections
+    _judge(store, section=1, verdict="right", section_digest="s2")
+    _judge(store, section=1, verdict="wrong", label="x", section_digest="s1", config_digest="other")
+    assert len(store.judgements(config_digest=DIGEST, section_digest="s1")) == 1
+    assert len(store.latest(config_digest=DIGEST, section_digest="s2")) == 2
+    assert len(store.latest(config_digest=DIGEST)) == 3  # both analyses when none is named
+    by = store.agreement(by="cluster", config_digest=DIGEST, section_digest="s1")
+    assert by["judged"].tolist() == [1]
+    meta = pd.DataFrame({"track_id": ["t1", "t1"], "section": [0, 1]})
+    assert store.labels_for(meta, config_digest=DIGEST, section_digest="s1").tolist() == ["intro", None]
+    assert store.labels_for(meta, config_digest=DIGEST, section_digest="s2").tolist() == ["drop", None]
+    assert store.to_csv(config_digest=DIGEST, section_digest="s2").count("\n") == 3  # header + 2 rows
+
+
+def _twin_table(rng, n_songs=12, per_track=4):
+    """Two versions of each song that sound alike; songs differ at random."""
+    rows, names, parts = [], [], []
+    for s in range(n_songs):
+        fingerprint = rng.normal(size=3) * 3.0
+        for v in range(2):
+            for p in range(per_track):
+                rows.append(fingerprint + rng.normal(scale=0.05, size=3))
+                names.append(f"song{s:02d}_v{v}.wav")
+                parts.append(p)
+    frame = pd.DataFrame(np.asarray(rows), columns=["a", "b", "c"])
+    frame.insert(0, "part", parts)
+    frame.insert(0, "filename", names)
+    return table_from_frame(frame)
+
+
+def test_evaluate_labels_holds_versions_out_together(tmp_path):
+    store = ReviewStore(tmp_path / "r.sqlite")
+    table = _twin_table(np.random.default_rng(3))
+    meta = table.meta
+    song = meta["name"].str.slice(0, 6)
+    label_of = {f"song{s:02d}": ("intro", "drop", "breakdown")[s % 3] for s in range(12)}
+    for row in meta.itertuples(index=False):
+        _judge(store, track_id=row.track_id, name=row.name, section=int(row.section), verdict="wrong",
+               label=label_of[row.name[:6]])
+    config = ClusterConfig(features=("a", "b", "c"), dedupe=False)
+    leaky = store.evaluate_labels(table, config_digest=DIGEST, config=config)
+    assert leaky.n_groups == 24 and leaky.accuracy > 0.95  # each song's twin version was in training
+    versions = dict(zip(meta["track_id"], song))
+    honest = store.evaluate_labels(table, config_digest=DIGEST, versions=versions, config=config)
+    assert honest.n_groups == 12 and honest.n_sections == len(meta)
+    assert honest.accuracy < 0.7
+
+
+def test_evaluate_labels_with_too_few_labels_says_why(tmp_path):
+    store = ReviewStore(tmp_path / "r.sqlite")
+    table = _twin_table(np.random.default_rng(4), n_songs=3)
+    config = ClusterConfig(features=("a", "b", "c"), dedupe=False)
+    meta = table.meta
+    with pytest.raises(ParameterError, match="no section has a label a reviewer gave"):
+        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+    for row in meta.itertuples(index=False):  # every section judged right: still no label of the reviewers' own
+        _judge(store, track_id=row.track_id, section=int(row.section), verdict="right")
+    with pytest.raises(ParameterError, match="no section has a label a reviewer gave"):
+        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+    first = meta.iloc[0]
+    _judge(store, track_id=first.track_id, section=int(first.section), verdict="wrong", label="intro")
+    with pytest.raises(ParameterError, match="only one label"):
+        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+    _judge(store, track_id=first.track_id, section=int(meta.iloc[1].section), verdict="wrong", label="drop")
+    with pytest.raises(ParameterError, match="only 1 song"):
+        store.evaluate_labels(table, config_digest=DIGEST, config=config)
 
 
 def test_a_file_of_another_schema_is_refused(tmp_path):
@@ -180,7 +276,8 @@ def test_a_file_of_another_schema_is_refused(tmp_path):
 
 def test_resolved_label_of_a_returned_judgement(tmp_path):
     store = ReviewStore(tmp_path / "r.sqlite")
-    assert _judge(store).resolved_label == "cluster 1"
+    assert _judge(store).resolved_label is None  # "right" agrees with the clustering; it names no label
+    assert _judge(store, label="intro").resolved_label == "intro"
     assert _judge(store, verdict="wrong", corrected_cluster=4).resolved_label == "cluster 4"
     assert _judge(store, verdict="wrong", label="intro").resolved_label == "intro"
     assert _judge(store, verdict="unsure").resolved_label is None

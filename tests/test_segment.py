@@ -84,3 +84,24 @@ def test_section_length_is_validated(bad):
 def test_bad_lengths_raise():
     with pytest.raises(ParameterError, match="n_samples"):
         segment(-1, SR, config=SegmentConfig())
+
+
+def test_module_examples_show_what_the_thesis_cut_does():
+    """The module docstring's examples run: its account of thesis section lengths is checked, not just stated."""
+    import doctest
+
+    import engine.segment
+
+    assert "slightly longer than 15 s" not in engine.segment.__doc__
+    outcome = doctest.testmod(engine.segment, verbose=False, report=False)
+    assert outcome.attempted >= 3 and outcome.failed == 0
+
+
+@pytest.mark.parametrize("duration", [29.5, 44.0, 45.5, 59.9, 75.0, 240.0, 600.0])
+def test_thesis_sections_are_as_long_as_the_docstring_says(duration):
+    seg = segment(int(duration * SR), SR, config=SegmentConfig(mode="thesis"))
+    steps = seg.n_sections
+    length = float(seg.end_s[0] - seg.start_s[0])
+    # duration / steps: always over 15 s, under 15 * (steps + 2) / steps (45 s for one section)
+    assert 15.0 < length < 15.0 * (steps + 2) / steps
+    assert length == pytest.approx(duration / steps, abs=1e-3)

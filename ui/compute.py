@@ -31,6 +31,7 @@ from engine.prepare import correlation_report, prepare
 from engine.project import Projection, project
 from engine.records import SectionTable
 from engine.similar import Neighbours, SectionIndex, nearest_sections
+from engine.songs import version_groups
 from engine.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
 
 from .library import Library
@@ -104,8 +105,18 @@ def project_for_map(result: ClusterResult, method: str) -> Projection:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def explanation(library: Library, analysis: AnalysisConfig, config: ClusterConfig) -> Explanation:
-    """SHAP values of a surrogate forest of the clustering."""
-    return explain(clustering(library, analysis, config), n_estimators=SURROGATE_TREES, max_depth=10)
+    """SHAP values of a surrogate forest of the clustering, its fidelity measured on held-out songs."""
+    groups = versions(library)
+    return explain(clustering(library, analysis, config), groups=groups, n_estimators=SURROGATE_TREES, max_depth=10)
+
+
+def versions(library: Library) -> dict[str, str]:
+    """``track_id`` -> version group, from a ``MANIFEST.tsv`` beside the tracks (the demo has one); {} when none.
+
+    Not cached: it reads one small file per folder, only when the surrogate above is computed or the
+    review page tests its labels.
+    """
+    return version_groups(dict(zip(library.track_ids, library.paths)))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
