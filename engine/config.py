@@ -240,10 +240,14 @@ class DecodeConfig(_Config):
     max_sample_rate: int = 192_000  # Hz
     max_channels: int = 64
     max_seconds: float = 7_200.0  # refuse longer audio (2 hours: a long DJ mix, ~1.3 GB decoded at 44.1 kHz)
+    # audio longer than this is kept in a temporary file, not in memory, while the analysis
+    # describes it (decode_file(spill=True)); results are the same, memory stays bounded
+    hold_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         _check(self.max_file_bytes > 0, f"max_file_bytes must be positive, got {self.max_file_bytes}")
         _check(self.max_seconds > 0, f"max_seconds must be positive, got {self.max_seconds}")
+        _check(self.hold_seconds >= 0, f"hold_seconds must be >= 0, got {self.hold_seconds}")
         _check(0 < self.min_sample_rate <= self.max_sample_rate, "min_sample_rate must be <= max_sample_rate")
         _check(self.max_channels >= 1, f"max_channels must be >= 1, got {self.max_channels}")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from .config import DecodeConfig
 from .errors import DecodeError, ParameterError
 from .records import Audio, Track
 
-__all__ = ["file_digest", "decode_file", "AUDIO_SUFFIXES", "is_audio_name"]
+__all__ = ["file_digest", "decode_file", "SignalFile", "AUDIO_SUFFIXES", "is_audio_name"]
 
 #: File name endings offered to the decoder when scanning folders.
 AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc")
@@ -110,6 +111,7 @@ def decode_file(
     name: str | None = None,
     min_seconds: float = 0.0,
     track_id: str | None = None,
+    spill: bool = False,
 ) -> Audio:
     """Decode one file to mono float32 at ``sample_rate``.
 
@@ -128,11 +130,19 @@ def decode_file(
         Refuse audio shorter than this (``too-short``), e.g. one section.
     track_id : str, optional
         The file's sha256 when the caller already has it.
+    spill : bool
+        Keep audio longer than ``config.hold_seconds`` (or of a length the
+        header does not give) in an anonymous temporary file instead of in
+        memory: ``y`` is then a :class:`SignalFile`, which block-wise readers
+        such as :func:`engine.features.frame_features` take as they take an
+        array. The caller closes it (``with audio.y:``); the file is deleted
+        on close, or by the system if the process dies.
 
     Returns
     -------
     Audio
-        ``y`` is float32 [shape=(n_samples,)] at ``sample_rate``.
+        ``y`` is float32 [shape=(n_samples,)] at ``sample_rate`` (an array, or
+        with ``spill`` possibly a :class:`SignalFile`).
 
     Raises
     ------
@@ -185,16 +195,22 @@ def decode_file(
         declared = _declared_frames(snd)
         if declared > config.max_seconds * native_sr:
             raise _too_long(label, declared / native_sr, config.max_seconds)
-        y = _read_mono(snd, label, native_sr, sample_rate, declared=declared, max_seconds=config.max_seconds)
+        to_file = spill and (declared == 0 or declared > config.hold_seconds * native_sr)
+        y = _read_mono(snd, label, native_sr, sample_rate, declared=declared, max_seconds=config.max_seconds, to_file=to_file)
 
     if y.size == 0:
         raise DecodeError(label, "empty", "the file holds no audio samples")
-    if not (np.isfinite(y.min()) and np.isfinite(y.max())):  # min/max propagate NaN; no n-sized temporary
-        raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
-    if not np.any(y):
-        raise DecodeError(label, "silent", "the audio is digital silence throughout")
+    # _read_mono refused non-finite blocks before resampling and all-zero audio as it read;
+    # the array checks stay as a guard (a SignalFile was checked block by block)
+    if isinstance(y, np.ndarray):
+        if not (np.isfinite(y.min()) and np.isfinite(y.max())):  # min/max propagate NaN; no n-sized temporary
+            raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
+        if not np.any(y):
+            raise DecodeError(label, "silent", "the audio is digital silence throughout")
     duration = y.size / sample_rate
     if duration < min_seconds:
+        if isinstance(y, SignalFile):
+            y.close()
         raise DecodeError(label, "too-short", f"{duration:.2f} s of audio is shorter than one section ({min_seconds:g} s)")
     track = Track(
         track_id=track_id,
@@ -209,7 +225,9 @@ def decode_file(
     return Audio(track=track, y=y, sample_rate=sample_rate)
 
 
-def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, *, declared: int, max_seconds: float) -> np.ndarray:
+def _read_mono(
+    snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, *, declared: int, max_seconds: float, to_file: bool = False
+) -> np.ndarray | SignalFile:
     """Read every block, mix to mono, resample as a stream into one array; return float32.
 
     The output array is allocated once, from ``declared`` (the header's frame
@@ -218,11 +236,12 @@ def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, 
     a ``realloc`` that moves large blocks without a second copy. Zero blocks
     before the first sound are only counted, so a long silent file is refused
     as ``silent`` without ever holding its samples. Decoding stops as soon as
-    more than ``max_seconds`` of audio has come out (``too-long``).
+    more than ``max_seconds`` of audio has come out (``too-long``). With
+    ``to_file`` the samples go to a :class:`SignalFile` instead of an array.
     """
     resampler = None if native_sr == sample_rate else soxr.ResampleStream(native_sr, sample_rate, 1, dtype="float32", quality="HQ")
     limit = int(max_seconds * native_sr)  # native frames
-    out = _Output(expected=int(np.ceil(min(declared, limit) * sample_rate / native_sr)) + _SLACK)
+    out = _Output(expected=int(np.ceil(min(declared, limit) * sample_rate / native_sr)) + _SLACK, to_file=to_file)
     read = 0
     try:
         for block in snd.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
@@ -237,7 +256,11 @@ def _read_mono(snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, 
         if resampler is not None:
             out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError) as exc:
+        out.discard()
         raise DecodeError(label, "truncated", f"decoding stopped part-way ({_short(exc)})") from exc
+    except DecodeError:
+        out.discard()
+        raise
     if out.size == 0:
         return np.zeros(0, np.float32)
     if out.y is None:
@@ -256,16 +279,18 @@ _SLACK = 1024
 
 
 class _Output:
-    """The decoded signal, appended block by block into one growing float32 array.
+    """The decoded signal, appended block by block into one growing float32 array (or a file).
 
     Leading silence is only counted (``size``) until the first block with a
     non-zero sample arrives; then the array is allocated, zero-filled, at its
-    expected length (or longer, to hold the silence counted so far).
+    expected length (or longer, to hold the silence counted so far). With
+    ``to_file`` the samples go to a :class:`SignalFile` instead.
     """
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, *, to_file: bool = False) -> None:
         self.expected = expected
-        self.y: np.ndarray | None = None
+        self.to_file = to_file
+        self.y: np.ndarray | SignalFile | None = None
         self.size = 0  # samples appended, the leading zeros included
 
     def append(self, block: np.ndarray) -> None:
@@ -274,20 +299,113 @@ class _Output:
             if not block.any():
                 self.size += block.size
                 return
-            self.y = np.zeros(max(self.expected, self.size + block.size), dtype=np.float32)
+            if self.to_file:
+                self.y = SignalFile()
+                self.y.append_zeros(self.size)
+            else:
+                self.y = np.zeros(max(self.expected, self.size + block.size), dtype=np.float32)
+        if isinstance(self.y, SignalFile):
+            self.y.append(block)
+            self.size += block.size
+            return
         end = self.size + block.size
         if end > self.y.size:  # the header under-counted (or gave no length): grow by half
             self.y.resize(max(end, self.y.size + self.y.size // 2), refcheck=False)
         self.y[self.size : end] = block
         self.size = end
 
-    def finish(self) -> np.ndarray:
-        """The filled part, trimmed in place."""
+    def discard(self) -> None:
+        """Drop what was decoded (an error ends the decoding)."""
+        if isinstance(self.y, SignalFile):
+            self.y.close()
+        self.y = None
+
+    def finish(self) -> np.ndarray | SignalFile:
+        """The filled part, trimmed in place (or the file, ready to read)."""
         y = self.y
         self.y = None
+        if isinstance(y, SignalFile):
+            return y
         if y.size != self.size:
             y.resize(self.size, refcheck=False)
         return y
+
+
+class SignalFile:
+    """Mono float32 samples in an anonymous temporary file, read back by index and slice.
+
+    What :func:`decode_file` gives instead of an array with ``spill=True``, so
+    that a long track is described block by block without being held in
+    memory: ``len``, ``shape``, ``size``, ``ndim`` and ``dtype`` as an array's,
+    ``y[i]`` a sample, ``y[a:b]`` a new float32 array of those samples (read
+    with ``pread``; the page cache, not this process, holds the file).
+    ``np.asarray(y)`` reads every sample (a fallback for code that needs an
+    array). The file has no name (``tempfile.TemporaryFile``): it disappears
+    on :meth:`close`, and with the process however it ends.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 1
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="cratemap-signal-")
+        self._fd = self._file.fileno()
+        self.size = 0
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.size,)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def append(self, block: np.ndarray) -> None:
+        """Add samples at the end."""
+        data = np.ascontiguousarray(block, dtype=np.float32)
+        os.pwrite(self._fd, data.tobytes(), self.size * 4)
+        self.size += data.size
+
+    def append_zeros(self, n: int) -> None:
+        """Add ``n`` zero samples at the end (a sparse stretch of the file)."""
+        self.size += int(n)
+        os.ftruncate(self._fd, self.size * 4)
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        out = np.empty(count, dtype=np.float32)
+        view, got = memoryview(out).cast("B"), 0
+        while got < view.nbytes:
+            n = os.preadv(self._fd, [view[got:]], start * 4 + got)
+            if n <= 0:
+                raise OSError(f"the decoded-audio file ended at byte {start * 4 + got}")
+            got += n
+        return out
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.size)
+            if step != 1:
+                raise ParameterError("a SignalFile is read in contiguous slices")
+            return self._read(start, max(0, stop - start))
+        i = int(key)
+        if i < 0:
+            i += self.size
+        if not 0 <= i < self.size:
+            raise IndexError(f"sample {key} of {self.size}")
+        return self._read(i, 1)[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        y = self._read(0, self.size)
+        return y if dtype is None else y.astype(dtype, copy=False)
+
+    def close(self) -> None:
+        """Delete the file (idempotent)."""
+        self._file.close()
+
+    def __enter__(self) -> "SignalFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _too_long(label: str, seconds: float, max_seconds: float, *, read_so_far: bool = False) -> DecodeError:

@@ -45,6 +45,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 from .config import AggregateConfig, FrameConfig
+from .decode import SignalFile
 from .errors import ParameterError
 from .records import FrameTable
 
@@ -358,9 +359,13 @@ def _kernels() -> _Kernels:
 
 
 def _check_audio(y: np.ndarray, sample_rate: int, config: FrameConfig, min_samples: int) -> np.ndarray:
-    """Validate ``y`` and return it as contiguous float32."""
+    """Validate ``y`` and return it as contiguous float32 (a :class:`~engine.decode.SignalFile` as it is)."""
     if sample_rate != config.sample_rate:
         raise ParameterError(f"audio at {sample_rate} Hz, but the frame settings expect {config.sample_rate} Hz")
+    if isinstance(y, SignalFile):  # float32, mono, checked finite block by block as it was decoded
+        if y.size < min_samples:
+            raise ParameterError(f"audio of {y.size} samples is too short for frame features (needs at least {min_samples})")
+        return y
     y = np.asarray(y)
     if y.ndim != 1:
         raise ParameterError(f"audio must be mono, 1-D; got shape {y.shape}")
@@ -381,9 +386,11 @@ def frame_features(y: np.ndarray, *, sample_rate: int, config: FrameConfig, trac
 
     Parameters
     ----------
-    y : np.ndarray [shape=(n_samples,)]
+    y : np.ndarray [shape=(n_samples,)] or SignalFile
         Mono audio at ``config.sample_rate``; cast to float32 (the analysis
-        precision) if it is another floating type.
+        precision) if it is another floating type. A long track decoded with
+        ``decode_file(spill=True)`` comes as a :class:`~engine.decode.SignalFile`
+        and is read block by block from it, never held whole.
     sample_rate : int
         Rate of ``y`` in Hz; must equal ``config.sample_rate``.
     config : FrameConfig

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from ._pool import pool_context
 from .config import AggregateConfig, AnalysisConfig, EmbedConfig
-from .decode import decode_file, file_digest, is_audio_name
+from .decode import SignalFile, decode_file, file_digest, is_audio_name
 from .errors import DecodeError, EngineError, ParameterError, StoreError
 from .features import aggregate, frame_features
 from .records import BatchResult, FileError, FrameTable, PieceTable, SectionTable, Track
@@ -249,14 +249,21 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
             name=name,
             min_seconds=min_track_seconds(config.segment),
             track_id=track_id,
+            spill=True,  # a long track waits in a temporary file, not in memory (DecodeConfig.hold_seconds)
         )
-        frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
+        try:
+            frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
+        finally:
+            if isinstance(audio.y, SignalFile):
+                audio.y.close()
+        decoded = audio.track
+        del audio  # the signal is the largest thing held: free it before the store copies the frames
         store.put_frames(frames, config=config.frames)
         # the sections too, here in the worker: the driver then only reads small files
         table = sections_from_frames(frames, name, config=config)
         if len(table):
             store.put_sections(table, config=config)
-        track = dataclasses.replace(audio.track, path=source) if source else audio.track
+        track = dataclasses.replace(decoded, path=source) if source else decoded
         store.put_track(track)  # last: a track record means its frames are complete
         return track
     except DecodeError as exc:

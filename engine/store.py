@@ -131,18 +131,48 @@ def _umask_once() -> int:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda fh: fh.write(data))
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write a local file through ``write(fh)`` into a temporary file renamed over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give a new file: mkstemp's 0600 survives the rename
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Rows per Parquet row group when frame features are written: the columns of one
+#: group are converted at a time, so writing a long track's frames holds no second copy.
+_FRAME_GROUP_ROWS = 1 << 16
+
+
+def _write_frames_parquet(sink, frames: FrameTable, meta_json: str) -> None:
+    """Frame features as Parquet into ``sink`` (a file object or an Arrow stream), one row group at a time.
+
+    The same schema, values and metadata as one ``pa.table`` of every column;
+    only the row groups differ, which readers do not see.
+    """
+    schema = pa.schema(
+        [pa.field("time_s", pa.float64()), *(pa.field(n, pa.float32()) for n in frames.names)],
+        metadata={"cratemap": meta_json},
+    )
+    values = frames.values
+    n = values.shape[0]
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for a in range(0, max(n, 1), _FRAME_GROUP_ROWS):
+            b = min(a + _FRAME_GROUP_ROWS, n)
+            cols = [pa.array(np.asarray(frames.times_s[a:b], dtype=np.float64))]
+            cols += [pa.array(np.ascontiguousarray(values[a:b, j], dtype=np.float32)) for j in range(len(frames.names))]
+            writer.write_table(pa.Table.from_arrays(cols, schema=schema))
 
 
 def _table_bytes(table: pa.Table) -> bytes:
@@ -513,11 +543,11 @@ class Store:
         return self._exists(self._frames_path(track_id, frame_digest))
 
     def put_frames(self, frames: FrameTable, *, config: FrameConfig) -> None:
-        """Write one track's frame features (float32) atomically."""
-        cols = {"time_s": pa.array(frames.times_s, pa.float64())}
-        values = np.asarray(frames.values, dtype=np.float32)
-        for j, name in enumerate(frames.names):
-            cols[name] = pa.array(values[:, j])
+        """Write one track's frame features (float32) atomically.
+
+        Written a row group at a time (straight into the file on a local
+        store), so a long track's frames are never held twice.
+        """
         meta = {
             "track_id": frames.track_id,
             "frame_config": config.to_dict(),
@@ -528,8 +558,16 @@ class Store:
             "n_samples": frames.n_samples,
             "versions": _versions(),
         }
-        table = pa.table(cols).replace_schema_metadata({"cratemap": json.dumps(meta)})
-        self._write_table(self._frames_path(frames.track_id, frames.frame_digest), table)
+        path = self._frames_path(frames.track_id, frames.frame_digest)
+        if self.fs is None:
+            try:
+                _atomic_write(Path(path), lambda fh: _write_frames_parquet(fh, frames, json.dumps(meta)))
+            except OSError as exc:
+                raise StoreError(f"cannot write {path} in the store {self.url} ({exc.strerror or exc})") from exc
+            return
+        sink = pa.BufferOutputStream()
+        _write_frames_parquet(sink, frames, json.dumps(meta))
+        self._write_bytes(path, sink.getvalue().to_pybytes())
 
     def get_frames(self, track_id: str, frame_digest: str) -> FrameTable:
         """Read one track's frame features.

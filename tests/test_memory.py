@@ -215,3 +215,91 @@ def test_decoding_holds_one_copy_of_the_signal(tmp_path, native_sr):
     assert audio.y.size == pytest.approx(240 * SR, abs=2)
     # one copy (42 MB) plus the blocks in flight (a 2**18-frame block, mixed and resampled)
     assert peak < audio.y.nbytes + 16 * 2**20, (peak, audio.y.nbytes)
+
+
+# --------------------------------------------------------------------------
+# The pipeline never holds a long track's signal (decode_file(spill=True))
+# --------------------------------------------------------------------------
+
+
+def _stereo_wav(path, seconds: float, *, seed: int, silence_s: float = 0.0) -> np.ndarray:
+    y = music(seconds, seed=seed)
+    y[: int(silence_s * SR)] = 0.0  # leading digital silence: counted, then written as zeros
+    sf.write(path, np.stack([y, 0.5 * y], axis=1), SR, subtype="PCM_16")
+    return y
+
+
+def test_a_spilled_signal_reads_back_sample_for_sample(tmp_path):
+    path = tmp_path / "long.wav"
+    _stereo_wav(path, 40.0, seed=5, silence_s=7.0)
+    held = decode_file(path, sample_rate=22_050)
+    with decode_file(path, sample_rate=22_050, spill=True, config=DecodeConfig(hold_seconds=10)).y as spilled:
+        assert isinstance(spilled, decode.SignalFile) and isinstance(held.y, np.ndarray)
+        assert spilled.shape == held.y.shape and len(spilled) == held.y.size
+        np.testing.assert_array_equal(np.asarray(spilled), held.y)
+        np.testing.assert_array_equal(spilled[12_345:67_890], held.y[12_345:67_890])
+        assert spilled[-1] == held.y[-1] and spilled[0] == held.y[0] == 0.0
+        assert spilled[held.y.size + 5 : held.y.size + 9].size == 0
+        with pytest.raises(IndexError):
+            spilled[held.y.size]
+    # under the threshold, or without spill, the caller gets an array as before
+    assert isinstance(decode_file(path, sample_rate=22_050, spill=True, config=DecodeConfig(hold_seconds=60)).y, np.ndarray)
+
+
+def test_frame_features_of_a_spilled_signal_equal_the_held_ones(tmp_path):
+    path = tmp_path / "long.wav"
+    _stereo_wav(path, 35.0, seed=6, silence_s=2.0)
+    held = decode_file(path, sample_rate=SR)
+    with decode_file(path, sample_rate=SR, spill=True, config=DecodeConfig(hold_seconds=5)).y as spilled:
+        a = frame_features(held.y, sample_rate=SR, config=CFG)
+        b = frame_features(spilled, sample_rate=SR, config=CFG)
+    # the same samples through the same blocks: identical, bit for bit
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.n_samples == b.n_samples and a.duration_s == b.duration_s
+
+
+def test_decoding_with_spill_holds_no_copy_of_the_signal(tmp_path):
+    peaks = {}
+    for seconds in (60.0, 240.0):
+        path = tmp_path / f"{seconds:.0f}.wav"
+        _stereo_wav(path, seconds, seed=7)
+        peaks[seconds], audio = traced_peak(decode_file, path, sample_rate=SR, spill=True, config=DecodeConfig(hold_seconds=30))
+        with audio.y:
+            assert isinstance(audio.y, decode.SignalFile) and audio.y.size == int(seconds * SR)
+    grown = 180.0 * SR * 4  # the 4-minute signal is 32 MB larger than the 1-minute one
+    # what decoding holds is its blocks (2**18 frames), the same at any length
+    assert peaks[240.0] - peaks[60.0] < grown / 16, peaks
+    held_peak, _ = traced_peak(decode_file, tmp_path / "240.wav", sample_rate=SR)
+    assert held_peak > 240.0 * SR * 4  # the measure sees a held signal, so the bound above means something
+
+
+def test_analysing_a_track_over_the_hold_threshold_gives_the_same_sections(tmp_path):
+    from engine.config import AnalysisConfig
+    from engine.pipeline import InputFile, analyze
+    from engine.store import Store
+
+    path = tmp_path / "long.wav"
+    _stereo_wav(path, 50.0, seed=8)
+    inputs = [InputFile(str(path), "long.wav")]
+    held = analyze(inputs, store=Store(tmp_path / "held"), config=AnalysisConfig())
+    spilled = analyze(inputs, store=Store(tmp_path / "spilled"), config=AnalysisConfig(decode=DecodeConfig(hold_seconds=10)))
+    assert not held.errors and not spilled.errors
+    np.testing.assert_array_equal(held.sections.values, spilled.sections.values)
+
+
+def test_frames_written_in_row_groups_read_back_unchanged(tmp_path, monkeypatch):
+    import engine.store as store_module
+    from engine.store import Store
+
+    monkeypatch.setattr(store_module, "_FRAME_GROUP_ROWS", 37)  # many groups from a short signal
+    frames = frame_features(music(12.0, seed=9), sample_rate=SR, config=CFG, track_id="t" * 64)
+    store = Store(tmp_path / "store")
+    store.put_frames(frames, config=CFG)
+    back = store.get_frames(frames.track_id, frames.frame_digest)
+    assert back.names == frames.names
+    np.testing.assert_array_equal(back.values, frames.values)
+    np.testing.assert_array_equal(back.times_s, frames.times_s)
+    assert (back.n_samples, back.duration_s, back.hop_length) == (frames.n_samples, frames.duration_s, frames.hop_length)
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(store._frames_path(frames.track_id, frames.frame_digest)).num_row_groups == -(-frames.values.shape[0] // 37)
