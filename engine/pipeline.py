@@ -311,16 +311,6 @@ def _timed_analyse_one(path: str, name: str, track_id: str, config: AnalysisConf
     return result, time.perf_counter() - t0
 
 
-def _warm_up_worker(config: AnalysisConfig) -> None:
-    """Pool initializer: load the numba kernels once per worker, before its first file.
-
-    The driver compiled them (and wrote numba's cache) before the pool
-    started, so each worker only reads the cache; its files' timings then
-    never include loading them.
-    """
-    _warm_up_kernels(config)
-
-
 def _warm_up_kernels(config: AnalysisConfig) -> None:
     """Compile (or load) the numba kernels once here, before worker processes start.
 
@@ -483,7 +473,8 @@ def analyze(
         else:
             _warm_up_kernels(config)  # compile (and cache) here first: workers then only read numba's cache
             workers = min(jobs, len(todo))
-            with ProcessPoolExecutor(workers, mp_context=pool_context(preload=__name__), initializer=_warm_up_worker, initargs=(config,)) as pool:
+            # each worker loads the kernels from numba's cache before its first file, so no file's time includes it
+            with ProcessPoolExecutor(workers, mp_context=pool_context(preload=__name__), initializer=_warm_up_kernels, initargs=(config,)) as pool:
                 started = time.perf_counter()
                 futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, config, store): (item, tid) for item, tid in todo}
                 for fut in as_completed(futures):

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -173,12 +174,6 @@ def _write_frames_parquet(sink, frames: FrameTable, meta_json: str) -> None:
             cols = [pa.array(np.asarray(frames.times_s[a:b], dtype=np.float64))]
             cols += [pa.array(np.ascontiguousarray(values[a:b, j], dtype=np.float32)) for j in range(len(frames.names))]
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
-
-
-def _table_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
 
 
 def is_remote_url(text: str) -> bool:
@@ -338,12 +333,20 @@ class Store:
         StoreError
             If it cannot be written; the message names the file and the reason.
         """
+        self._write_with(path, lambda fh: fh.write(data))
+
+    def _write_with(self, path: str, write) -> None:
+        """:meth:`_write_bytes` for content that ``write(fh)`` streams into a binary file object:
+        straight into the temporary file in a local folder, into one buffer for a remote store."""
         if self.fs is None:
             try:
-                _atomic_write_bytes(Path(path), data)
+                _atomic_write(Path(path), write)
             except OSError as exc:
                 raise StoreError(f"cannot write {path} in the store {self.url} ({exc.strerror or exc})") from exc
             return
+        buf = io.BytesIO()
+        write(buf)
+        data = buf.getvalue()
         try:
             parent = path.rsplit("/", 1)[0]
             self.fs.makedirs(parent, exist_ok=True)
@@ -357,7 +360,7 @@ class Store:
             raise StoreError(f"cannot write {path} in the store {self.url} ({exc})") from exc
 
     def _write_table(self, path: str, table: pa.Table) -> None:
-        self._write_bytes(path, _table_bytes(table))
+        self._write_with(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
     def _read_table(self, path: str, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
         """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
@@ -488,15 +491,8 @@ class Store:
 
     def _names_of(self, track_id: str, record: Mapping[str, Any] | None) -> list[str]:
         """Every name of one track, the display name first, then in the order they were first seen."""
-        found: list[tuple[float, str]] = []
-        for file in self._names_in("names", track_id, suffix=".json"):
-            data = self._read_bytes(self._path("names", track_id, file))
-            try:
-                d = json.loads(data) if data is not None else None
-                found.append((float(d["seen"]), str(d["name"])))
-            except (ValueError, TypeError, KeyError):
-                continue  # a damaged name file: the name is lost, never the track
-        return _ordered_names(record, found)
+        found = (_name_entry(self._read_bytes(self._path("names", track_id, f))) for f in self._names_in("names", track_id, suffix=".json"))
+        return _ordered_names(record, [e for e in found if e is not None])
 
     def _read_track_json(self, track_id: str) -> dict[str, Any] | None:
         path = self._track_path(track_id)
@@ -559,15 +555,7 @@ class Store:
             "versions": _versions(),
         }
         path = self._frames_path(frames.track_id, frames.frame_digest)
-        if self.fs is None:
-            try:
-                _atomic_write(Path(path), lambda fh: _write_frames_parquet(fh, frames, json.dumps(meta)))
-            except OSError as exc:
-                raise StoreError(f"cannot write {path} in the store {self.url} ({exc.strerror or exc})") from exc
-            return
-        sink = pa.BufferOutputStream()
-        _write_frames_parquet(sink, frames, json.dumps(meta))
-        self._write_bytes(path, sink.getvalue().to_pybytes())
+        self._write_with(path, lambda fh: _write_frames_parquet(fh, frames, json.dumps(meta)))
 
     def get_frames(self, track_id: str, frame_digest: str) -> FrameTable:
         """Read one track's frame features.
@@ -825,12 +813,9 @@ class Store:
                 paths = []
             raw = self.fs.cat(paths, on_error="omit") if paths else {}
         for p, data in raw.items():
-            tid = p.replace("\\", "/").rsplit("/", 2)[-2]
-            try:
-                d = json.loads(data)
-                out.setdefault(tid, []).append((float(d["seen"]), str(d["name"])))
-            except (ValueError, TypeError, KeyError):
-                continue
+            entry = _name_entry(data)
+            if entry is not None:
+                out.setdefault(p.replace("\\", "/").rsplit("/", 2)[-2], []).append(entry)
         return out
 
     def size_bytes(self) -> int:
@@ -913,6 +898,16 @@ def env_storage_options() -> dict[str, Any]:
 
 def _reopen(url: str, storage_options: dict[str, Any]) -> Store:
     return Store(url, storage_options=storage_options)
+
+
+def _name_entry(data: bytes | None) -> tuple[float, str] | None:
+    """``(first seen, name)`` from a name file's bytes; None for a missing or damaged one (the name
+    is lost, never the track)."""
+    try:
+        d = json.loads(data) if data is not None else None
+        return float(d["seen"]), str(d["name"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _ordered_names(record: Mapping[str, Any] | None, found: Iterable[tuple[float, str]]) -> list[str]:

@@ -75,15 +75,15 @@ def test_concurrent_name_updates_lose_no_name(tmp_path, monkeypatch, where):
     store.put_track(_track("a.ogg"))
     barrier = threading.Barrier(2, timeout=CEILING_S)
     first = threading.local()
-    write = Store._write_bytes
+    write = Store._write_with  # every write of the store goes through it
 
-    def held_write(self, path, data):
+    def held_write(self, path, content):
         if not getattr(first, "done", False):
             first.done = True
             barrier.wait()
-        return write(self, path, data)
+        return write(self, path, content)
 
-    monkeypatch.setattr(Store, "_write_bytes", held_write)
+    monkeypatch.setattr(Store, "_write_with", held_write)
     errors = []
 
     def add(name):
@@ -106,8 +106,8 @@ def test_concurrent_name_updates_lose_no_name(tmp_path, monkeypatch, where):
 def test_reopening_a_library_rewrites_nothing(tmp_path, two_tracks, monkeypatch):
     store = _analysed(tmp_path, two_tracks)
     written = []
-    write = Store._write_bytes
-    monkeypatch.setattr(Store, "_write_bytes", lambda self, path, data: (written.append(path), write(self, path, data))[1])
+    write = Store._write_with  # every write of the store goes through it
+    monkeypatch.setattr(Store, "_write_with", lambda self, path, content: (written.append(path), write(self, path, content))[1])
     again = analyze([InputFile(str(two_tracks / n), n) for n in ("tt1.ogg", "tt2.ogg")], store=store, config=AnalysisConfig())
     assert len(again.from_store) == 2
     assert written == []
@@ -120,10 +120,10 @@ def test_reopening_a_library_rewrites_nothing(tmp_path, two_tracks, monkeypatch)
 def test_a_read_only_store_still_reads_new_section_lengths(tmp_path, two_tracks, monkeypatch):
     store = _analysed(tmp_path, two_tracks)
 
-    def refuse(self, path, data):
+    def refuse(self, path, content):
         raise StoreError(f"cannot write {path} in the store {self.url} (Read-only file system)")
 
-    monkeypatch.setattr(Store, "_write_bytes", refuse)
+    monkeypatch.setattr(Store, "_write_with", refuse)
     ten = AnalysisConfig(segment=SegmentConfig(section_seconds=10.0))
     with pytest.warns(UserWarning, match=r"not cached.*Read-only file system"):
         table = Store(store.root).load_sections(ten)
