@@ -45,13 +45,18 @@ def _main_hidden():
                     sys.modules["__main__"] = real
 
 
-class _SpawnProcess(multiprocessing.context.SpawnProcess):
-    """A spawned worker launched with ``__main__`` hidden (see :func:`_main_hidden`)."""
+class _HidesMain:
+    """Mixin for a ``multiprocessing`` Process class: launch the worker with ``__main__`` hidden
+    (see :func:`_main_hidden`). Process classes stay module-level: workers unpickle them by name."""
 
-    @staticmethod
-    def _Popen(process_obj):
+    @classmethod
+    def _Popen(cls, process_obj):
         with _main_hidden():
-            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+            return super()._Popen(process_obj)
+
+
+class _SpawnProcess(_HidesMain, multiprocessing.context.SpawnProcess):
+    pass
 
 
 class _SpawnContext(multiprocessing.context.SpawnContext):
@@ -60,13 +65,8 @@ class _SpawnContext(multiprocessing.context.SpawnContext):
 
 if hasattr(multiprocessing.context, "ForkServerContext"):  # POSIX
 
-    class _ForkServerProcess(multiprocessing.context.ForkServerProcess):
-        """A fork-server worker launched with ``__main__`` hidden (see :func:`_main_hidden`)."""
-
-        @staticmethod
-        def _Popen(process_obj):
-            with _main_hidden():
-                return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+    class _ForkServerProcess(_HidesMain, multiprocessing.context.ForkServerProcess):
+        pass
 
     class _ForkServerContext(multiprocessing.context.ForkServerContext):
         Process = _ForkServerProcess
