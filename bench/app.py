@@ -24,10 +24,10 @@ os.environ.setdefault("CRATEMAP_DATA", tempfile.mkdtemp(prefix="cratemap-bench-a
 
 from app_support import run_page  # noqa: E402
 
-from engine.cluster import cluster  # noqa: E402
+from engine.analysis.cluster import cluster  # noqa: E402
 from engine.config import AnalysisConfig, ClusterConfig  # noqa: E402
-from engine.project import project  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.analysis.project import project  # noqa: E402
+from engine.store.core import Store  # noqa: E402
 
 
 def main() -> None:

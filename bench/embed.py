@@ -3,7 +3,7 @@
     python bench/embed.py [--seconds 60] [--batch-sizes 1 2 4 8 16 32] [--repeats 3] [--threads N]
 
 For each model it prints, side by side, the network alone on prepared inputs
-(one row per batch size) and the whole ``engine.embed.embed`` call on a demo
+(one row per batch size) and the whole ``engine.neural.embed.embed`` call on a demo
 track (decoding excluded: resampling to 16 kHz, log-mel, patching,
 inference), as multiples of real time (x RT). Each figure is the best of
 ``--repeats`` rounds, each timing every measurement once (round-robin), so
@@ -14,7 +14,7 @@ VGGish: the bench builds torchvggish's real architecture and fills it with
 weights **it generates itself** (seeded noise). Those rows are labelled
 "speed only": they time the network's arithmetic, which does not depend on
 the values; the engine never runs VGGish without real weights. When real
-weights are found (``engine.vggish.find_weights``), the end-to-end VGGish row
+weights are found (``engine.neural.vggish.find_weights``), the end-to-end VGGish row
 uses them instead.
 
 Targets (issue): musicnn >= 50x real time on 2 CPU cores (the original
@@ -38,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import embed, musicnn, vggish  # noqa: E402
+from engine.neural import embed, musicnn, vggish  # noqa: E402
 from engine.config import EmbedConfig  # noqa: E402
 from engine.errors import ModelError  # noqa: E402
 

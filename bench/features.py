@@ -3,8 +3,8 @@
 For every demo track (or the files given) both sides decode the file to mono
 44.1 kHz float32 and describe 15-second sections:
 
-* ours: :func:`engine.features.frame_features` once per track (one STFT), then
-  :func:`engine.features.aggregate` over the sections;
+* ours: :func:`engine.describe.features.frame_features` once per track (one STFT), then
+  :func:`engine.describe.features.aggregate` over the sections;
 * baseline: the thesis's way -- for every section, a separate librosa call per
   feature on the section's samples (each spectral call makes its own STFT),
   then the median over frames.
@@ -47,13 +47,13 @@ N_FFT, HOP = 2048, 512  # samples, the FrameConfig defaults
 
 
 def _decoder():
-    """engine.decode.decode_file when it exists, else a small soundfile + soxr reader."""
+    """engine.audio.decode.decode_file when it exists, else a small soundfile + soxr reader."""
     try:
-        from engine.decode import decode_file
+        from engine.audio.decode import decode_file
     except ImportError:
         decode_file = None
     if decode_file is not None:
-        return lambda path: decode_file(path, sample_rate=SAMPLE_RATE).y, "engine.decode.decode_file"
+        return lambda path: decode_file(path, sample_rate=SAMPLE_RATE).y, "engine.audio.decode.decode_file"
 
     import soundfile as sf
     import soxr
@@ -103,7 +103,7 @@ def _baseline_section(y: np.ndarray) -> list[float]:
 
 
 def _child(mode: str, files: list[str], section_s: float) -> dict:
-    from engine.features import aggregate, frame_features
+    from engine.describe.features import aggregate, frame_features
 
     decode, decoder_name = _decoder()
     fc, ac = FrameConfig(), AggregateConfig()

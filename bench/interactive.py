@@ -35,11 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.cluster import cluster  # noqa: E402
+from engine.analysis.cluster import cluster  # noqa: E402
 from engine.config import THESIS_FEATURES, ClusterConfig  # noqa: E402
-from engine.prepare import prepare  # noqa: E402
-from engine.project import project  # noqa: E402
-from engine.table import load_table, table_from_frame  # noqa: E402
+from engine.analysis.scale import prepare  # noqa: E402
+from engine.analysis.project import project  # noqa: E402
+from engine.store.tables import load_table, table_from_frame  # noqa: E402
 
 AIMS_MS = {"20000x128": 300.0, "1414x17": 50.0}
 

@@ -30,9 +30,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import numpy as np  # noqa: E402
 
 from engine.config import AnalysisConfig  # noqa: E402
-from engine.decode import decode_file  # noqa: E402
+from engine.audio.decode import decode_file  # noqa: E402
 from engine.errors import DecodeError  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.store.core import Store  # noqa: E402
 
 
 def hostile(folder: Path) -> tuple[int, int]:

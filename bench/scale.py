@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import AnalysisConfig  # noqa: E402
-from engine.pipeline import DEMO_DIR, _warm_up_kernels, analyze, collect_inputs  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.run.pipeline import DEMO_DIR, _warm_up_kernels, analyze, collect_inputs  # noqa: E402
+from engine.store.core import Store  # noqa: E402
 
 
 #: Each analysis is run this many times (fresh stores) and the fastest kept.
@@ -33,7 +33,7 @@ REPEATS = 2
 
 
 def distributed() -> None:
-    from engine.distributed import dask_client
+    from engine.run.distributed import dask_client
 
     inputs, _ = collect_inputs([DEMO_DIR])
     config = AnalysisConfig()

@@ -11,15 +11,15 @@ sections each.
 Measured, for each size, in one fresh process per size (so the peak memory
 is that size's own):
 
-* ``cluster`` -- :func:`engine.cluster.cluster` with the default config
+* ``cluster`` -- :func:`engine.analysis.cluster.cluster` with the default config
   (K-Means, k=4, n_init=10, zscore; the data prepared inside): from 50,000
   rows (``LARGE_ROWS``) it runs as MiniBatchKMeans;
-* ``index`` -- preparing the rows and building :class:`engine.similar.SectionIndex`
+* ``index`` -- preparing the rows and building :class:`engine.analysis.similar.SectionIndex`
   (cosine, the app's default): from 50,000 rows a faiss IVF-Flat index;
 * ``query`` -- one similar-section query (10 neighbours, other tracks only),
   and the mean of 100 more (``query100``), whose recall@10 against exact
   search is reported (not timed);
-* ``pca`` -- :func:`engine.project.project` of the clustering to 2-D: from
+* ``pca`` -- :func:`engine.analysis.project.project` of the clustering to 2-D: from
   50,000 rows fitted on a 20,000-row seeded sample.
 
 Peak memory is the process's ``ru_maxrss`` (its whole high-water mark:
@@ -68,7 +68,7 @@ def synthetic_table(n: int, *, dim: int = 128, seed: int = 0):
     """A section table of ``n`` rows x ``dim`` features grown from the thesis's real sections (see the module docstring)."""
     import pandas as pd
 
-    from engine.table import load_table, table_from_frame
+    from engine.store.tables import load_table, table_from_frame
 
     real = load_table(ROOT / "tests" / "data" / "out_dataset.csv").values
     real = (real - real.mean(axis=0)) / real.std(axis=0)
@@ -84,11 +84,11 @@ def synthetic_table(n: int, *, dim: int = 128, seed: int = 0):
 
 def measure_one(n: int, *, dim: int, seed: int, large_rows: int | None) -> dict:
     """Time the four steps on one synthetic library in this process; peak memory is this process's."""
-    from engine.cluster import cluster
+    from engine.analysis.cluster import cluster
     from engine.config import ClusterConfig
-    from engine.prepare import prepare
-    from engine.project import project
-    from engine.similar import SectionIndex
+    from engine.analysis.scale import prepare
+    from engine.analysis.project import project
+    from engine.analysis.similar import SectionIndex
 
     table = synthetic_table(n, dim=dim, seed=seed)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
@@ -130,7 +130,7 @@ def measure_one(n: int, *, dim: int, seed: int, large_rows: int | None) -> dict:
 
 def _recall(index, rows) -> float:
     """recall@10 (other tracks only) of ``index`` against exact search, on ``rows`` (not timed)."""
-    from engine.similar import SectionIndex
+    from engine.analysis.similar import SectionIndex
 
     exact = SectionIndex(index.prepared, metric=index.metric, large_rows=0)
     hits = 0

@@ -1,7 +1,7 @@
-"""``python -m engine``: see engine/cli.py."""
+"""``python -m engine``: see engine/cli/main.py."""
 
 import sys
 
-from .cli import main
+from .cli.main import main
 
 sys.exit(main())

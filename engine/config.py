@@ -277,7 +277,7 @@ class _SectionKey(_Config):
 
 @dataclass(frozen=True)
 class EmbedConfig(_Config):
-    """CNN embeddings of pieces (see engine/embed.py)."""
+    """CNN embeddings of pieces (see engine/neural/embed.py)."""
 
     model: str = "musicnn"  # "musicnn" (MSD) | "musicnn-mtt" | "msd-vgg" | "vggish" | "none"
     sample_rate: int = 16_000  # Hz; both CNNs were trained at 16 kHz
@@ -310,7 +310,7 @@ class EmbedConfig(_Config):
         whether they may be downloaded) are left out: they do not change a
         vector, so changing them must not re-embed the library. The weights
         themselves enter the cache key by their content hash (see
-        :func:`engine.store.pieces_key`).
+        :func:`engine.store.core.pieces_key`).
         """
         return digest_of(_EmbedKey(self.model, self.layer, self.sample_rate, self.vggish_postprocess))
 
@@ -325,7 +325,7 @@ class _EmbedKey(_Config):
 
 @dataclass(frozen=True)
 class ClusterConfig(_Config):
-    """How a feature table is scaled, clustered and projected (see engine/cluster.py)."""
+    """How a feature table is scaled, clustered and projected (see engine/analysis/cluster.py)."""
 
     method: str = "kmeans"  # "kmeans" | "fcm" | "agglomerative" | "hdbscan"
     k: int = 4  # clusters (ignored by hdbscan)
@@ -364,7 +364,7 @@ class ClusterConfig(_Config):
 
 @dataclass(frozen=True)
 class MixConfig(_Config):
-    """DJ-mixing descriptors and compatibility (see engine/rhythm.py, tonal.py, mix.py, transition.py).
+    """DJ-mixing descriptors and compatibility (see engine/describe/rhythm.py, tonal.py, mix.py, transition.py).
 
     ``bpm_min``/``bpm_max`` and ``key_profile`` decide stored descriptors
     (:meth:`descriptor_digest`); the rest only decide rankings and previews.

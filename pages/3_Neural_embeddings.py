@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from engine.tags import describe_clusters
+from engine.neural.tags import describe_clusters
 from engine.errors import EngineError, ModelError
-from engine.neural import piece_seconds
+from engine.neural.tables import piece_seconds
 from ui import charts, compute, controls, neural, page, player, state
 from ui.library import require_library
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.compare import compare_labels, pieces_to_sections
+from engine.analysis.compare import compare_labels, pieces_to_sections
 from engine.errors import EngineError
 from ui import charts, compute, controls, neural, page, player
 from ui.library import require_library

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import EngineError
-from engine.similar import METRICS
+from engine.analysis.similar import METRICS
 from ui import charts, compute, controls, mix, downloads, page, player
 from ui.library import require_library
 

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
-from engine.review import VERDICTS, ReviewStore
+from engine.store.reviews import VERDICTS, ReviewStore
 from ui import charts, compute, controls, page, player, state
 from ui.library import require_library, review_db_path
 

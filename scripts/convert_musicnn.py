@@ -7,7 +7,7 @@ Run once by hand; the result is committed under ``engine/models/musicnn/``::
 It reads ``<MODEL>.weights.npz`` (the checkpoint variables, keyed by their TF
 names) and ``<MODEL>.config.json`` (the tag list) for MSD_musicnn,
 MTT_musicnn and MSD_vgg, maps every variable onto the parameter names of
-:class:`engine.musicnn.Musicnn` / :class:`engine.musicnn.MusicnnVGG`
+:class:`engine.neural.musicnn.Musicnn` / :class:`engine.neural.musicnn.MusicnnVGG`
 (``NOTES.md`` section 2.6: conv kernels HWIO -> OIHW, mid-end kernels
 ``(7, C, 1, 64)`` -> ``(64, C, 7)``, dense kernels transposed, BN
 gamma/beta/moving statistics -> weight/bias/running_mean/running_var), checks
@@ -36,7 +36,7 @@ from safetensors.torch import save
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import musicnn  # noqa: E402
+from engine.neural import musicnn  # noqa: E402
 
 DEFAULT_SOURCE = Path("/work/shared/models/musicnn")
 OUT_DIR = ROOT / "engine" / "models" / "musicnn"

@@ -1,7 +1,7 @@
 """A corpus of broken and hostile audio files, generated into a folder at test time.
 
 Nothing binary is committed: :func:`build_corpus` writes every file from a
-fixed seed. Each :class:`Hostile` says what :func:`engine.decode.decode_file`
+fixed seed. Each :class:`Hostile` says what :func:`engine.audio.decode.decode_file`
 must make of it: one named :class:`~engine.errors.DecodeError` reason, or a
 result (``"ok"``). Shared by ``tests/test_hostile.py`` and ``bench/robustness.py``.
 """

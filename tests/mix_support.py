@@ -70,7 +70,7 @@ def progression(tonic: int, mode: str, *, chord_seconds: float = 1.0) -> np.ndar
 @functools.lru_cache(maxsize=1)
 def demo_store() -> Path:
     """Analyse :data:`DEMO_TRACKS` once per test process into a temporary store."""
-    from engine.cli import main
+    from engine.cli.main import main
 
     root = Path(tempfile.mkdtemp(prefix="cratemap-mix-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.project import project
+from engine.analysis.project import project
 from ui import charts
 
 

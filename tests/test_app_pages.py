@@ -95,7 +95,7 @@ def test_review_saves_a_judgement_and_shows_agreement():
     assert page_errors(at) == []
     assert any("Saved: wrong" in s.value for s in at.success)
     assert any(m.value == "Agreement with the clusters" for m in at.subheader)
-    from engine.review import ReviewStore
+    from engine.store.reviews import ReviewStore
     from ui.library import review_db_path
 
     rows = ReviewStore(review_db_path()).judgements()
@@ -108,7 +108,7 @@ def test_review_shows_only_judgements_of_the_same_analysis():
     at.text_input(key="_w_reviewer").input("Same Analysis").run()
     at.radio(key="review_verdict").set_value("right").run()
     at.button(key="review_save").click().run()
-    from engine.review import ReviewStore
+    from engine.store.reviews import ReviewStore
     from ui.library import review_db_path
 
     reviews = ReviewStore(review_db_path())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from app_support import page_errors, run_page
-from engine.pipeline import InputFile, analyze
-from engine.store import Store
+from engine.run.pipeline import InputFile, analyze
+from engine.store.core import Store
 
 
 def _open(url: str):

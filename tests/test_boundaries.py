@@ -72,7 +72,7 @@ def load_time_imports(path: Path) -> set[str]:
                 else:
                     module = child.module or ""
                 found.add(module)
-                # `from engine import embed` loads the submodule engine.embed
+                # `from engine.neural import embed` loads the submodule engine.neural.embed
                 found.update(f"{module}.{alias.name}" for alias in child.names)
             visit(child)
 
@@ -130,13 +130,13 @@ def test_the_engine_never_imports_streamlit_transitively():
 
 
 def test_the_transitive_checker_follows_the_project(tmp_path):
-    # engine.embed imports torch at load time and engine.gradcam imports engine.embed
-    assert "torch" in loaded_by(ROOT / "engine" / "gradcam.py")
+    # engine.neural.embed imports torch at load time and engine.neural.gradcam imports engine.neural.embed
+    assert "torch" in loaded_by(ROOT / "engine" / "neural" / "gradcam.py")
     probe = ROOT / "ui" / "_probe_boundary.py"
-    probe.write_text("from engine import gradcam\n")
+    probe.write_text("from engine.neural import gradcam\n")
     try:
         assert "torch" in loaded_by(probe)
-        probe.write_text("def later():\n    from engine import gradcam\n")
+        probe.write_text("def later():\n    from engine.neural import gradcam\n")
         assert "torch" not in loaded_by(probe)
     finally:
         probe.unlink()

@@ -1,4 +1,4 @@
-"""The cluster, similar and export subcommands, in process (engine.cli.main)."""
+"""The cluster, similar and export subcommands, in process (engine.cli.main.main)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 
 NS = {"x": "http://xspf.org/ns/0/", "vlc": "http://www.videolan.org/vlc/playlist/ns/0/"}
 

@@ -1,4 +1,4 @@
-"""The mix, transition, path and describe subcommands, in process (engine.cli.main)."""
+"""The mix, transition, path and describe subcommands, in process (engine.cli.main.main)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.mix_support import demo_store
 
 

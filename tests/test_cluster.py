@@ -8,11 +8,11 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from engine.cluster import choose_k, cluster, find_knee, summarize
+from engine.analysis.cluster import choose_k, cluster, find_knee, summarize
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
-from engine.prepare import prepare
-from engine.table import table_from_frame
+from engine.analysis.scale import prepare
+from engine.store.tables import table_from_frame
 
 
 def blob_table(n: int = 240, centers: int = 4, d: int = 5, std: float = 0.6, seed: int = 7, tracks: int = 12):

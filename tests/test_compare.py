@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cluster import cluster, cluster_preset
-from engine.compare import compare_labels, knn_evaluate, pieces_to_sections
+from engine.analysis.cluster import cluster, cluster_preset
+from engine.analysis.compare import compare_labels, knn_evaluate, pieces_to_sections
 from engine.config import THESIS_FEATURES, ClusterConfig
 from engine.errors import ParameterError
-from engine.table import load_table, table_from_frame
+from engine.store.tables import load_table, table_from_frame
 
 
 def test_mode_with_deterministic_ties():

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from engine.config import DecodeConfig
-from engine.decode import decode_file, file_digest
+from engine.audio.decode import decode_file, file_digest
 from engine.errors import DecodeError, ParameterError
 
 SR = 22_050

@@ -24,10 +24,10 @@ import pytest
 
 from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
-from engine.distributed import dask_client
+from engine.run.distributed import dask_client
 from engine.errors import ParameterError, StoreError
-from engine.pipeline import InputFile, analyze, open_library
-from engine.store import Store
+from engine.run.pipeline import InputFile, analyze, open_library
+from engine.store.core import Store
 
 #: Demo tracks the cluster analyses (a mix of lengths and codecs).
 TRACKS = ("tt1.ogg", "tt2.ogg", "tt3.ogg", "tt4.ogg", "track3.opus", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
@@ -270,7 +270,7 @@ def test_the_plain_local_path_needs_no_dask(demo_dir, tmp_path):
     """With Dask made unimportable, analyse and info still work; asking for a cluster says what to install."""
     code = (
         "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
-        "from engine.cli import main\n"
+        "from engine.cli.main import main\n"
         f"rc = main(['analyze', {str(demo_dir / 'tt1.ogg')!r}, '--out', {str(tmp_path / 's')!r}, '--quiet'])\n"
         "assert rc == 0, rc\n"
         f"rc = main(['analyze', {str(demo_dir / 'tt1.ogg')!r}, '--out', {str(tmp_path / 's')!r}, '--quiet', '--dask-workers', '2'])\n"
@@ -284,7 +284,7 @@ def test_the_plain_local_path_needs_no_dask(demo_dir, tmp_path):
 
 
 def test_store_options_must_be_a_json_object(demo_dir, tmp_path, capsys, monkeypatch):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["info", "memory://x", "--store-options", "[1, 2]"]) == 2
     assert "--store-options must be a JSON object, got list" in capsys.readouterr().err
@@ -308,8 +308,8 @@ def test_local_workers_keep_glibcs_own_trim_threshold(client):
 def test_a_library_at_an_s3_url_is_listed_fetched_and_analysed(client, s3, demo_dir, tmp_path):
     import s3fs
 
-    from engine.decode import file_digest
-    from engine.pipeline import collect_inputs
+    from engine.audio.decode import file_digest
+    from engine.run.pipeline import collect_inputs
 
     fs = s3fs.S3FileSystem(**s3)
     fs.put_file(str(demo_dir / "tt1.ogg"), f"{BUCKET}/music/a/tt1.ogg")
@@ -329,7 +329,7 @@ def test_a_library_at_an_s3_url_is_listed_fetched_and_analysed(client, s3, demo_
 
 
 def test_an_unreachable_input_url_is_a_clear_error():
-    from engine.pipeline import collect_inputs
+    from engine.run.pipeline import collect_inputs
 
     with pytest.raises(ParameterError, match="cannot list nosuchprotocol://x"):
         collect_inputs(["nosuchprotocol://x/"])
@@ -337,7 +337,7 @@ def test_an_unreachable_input_url_is_a_clear_error():
 
 def test_a_file_that_kills_every_worker_is_reported_and_the_cluster_recovers(client):
     """The poison-file case: the task dies with each worker that runs it (here: os._exit), until Dask gives up."""
-    from engine.distributed import run_tasks, task_failure
+    from engine.run.distributed import run_tasks, task_failure
 
     results = list(run_tasks(client, os._exit, [(3,)]))
     assert len(results) == 1

@@ -1,4 +1,4 @@
-"""engine.embed: piece embeddings from audio, pooling to sections, tags that describe clusters."""
+"""engine.neural.embed: piece embeddings from audio, pooling to sections, tags that describe clusters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import soundfile as sf
 import soxr
 import torch
 
-from engine import embed, musicnn
+from engine.neural import embed, musicnn
+from engine.neural.tags import cluster_tags, describe_clusters
 from engine.config import EmbedConfig
 from engine.errors import ParameterError
 
@@ -192,26 +193,26 @@ def _tags(rows: list[dict[str, float]]) -> np.ndarray:
 def test_describe_clusters_in_plain_words():
     tags = _tags([{"electronic": 0.8, "dance": 0.6, "House": 0.5}] * 3 + [{"jazz": 0.7, "piano": 0.4}] * 2)
     labels = np.array([0, 0, 0, 1, 1])
-    words = embed.describe_clusters(tags, NAMES, labels, top=3)
+    words = describe_clusters(tags, NAMES, labels, top=3)
     assert words[0] == "more electronic, dance and house than the rest"
     assert words[1].startswith("more jazz and piano") and "rock" not in words[1]
 
 
 def test_plurals_count_once_and_single_cluster_says_mostly():
     tags = _tags([{"female vocalists": 0.9, "female vocalist": 0.85, "dance": 0.3}] * 2 + [{}])
-    ranked = embed.cluster_tags(tags, NAMES, np.array([3, 3, 7]), top=2)
+    ranked = cluster_tags(tags, NAMES, np.array([3, 3, 7]), top=2)
     assert [name for name, *_ in ranked[3]] == ["female vocalists", "dance"]
-    assert embed.describe_clusters(tags[:2], NAMES, np.array([3, 3]), top=2)[3] == "mostly female vocalists and rock"
+    assert describe_clusters(tags[:2], NAMES, np.array([3, 3]), top=2)[3] == "mostly female vocalists and rock"
 
 
 def test_describe_clusters_validates():
     with pytest.raises(ParameterError, match="disagree"):
-        embed.describe_clusters(np.zeros((3, 4)), NAMES, np.zeros(3))
+        describe_clusters(np.zeros((3, 4)), NAMES, np.zeros(3))
     with pytest.raises(ParameterError, match="top"):
-        embed.describe_clusters(np.zeros((3, len(NAMES))), NAMES, np.zeros(3), top=0)
+        describe_clusters(np.zeros((3, len(NAMES))), NAMES, np.zeros(3), top=0)
 
 
 def test_describe_real_clusters(tt1_musicnn):
     labels = (np.arange(tt1_musicnn.n_pieces) >= 5).astype(int)
-    words = embed.describe_clusters(tt1_musicnn.tags, tt1_musicnn.tag_names, labels)
+    words = describe_clusters(tt1_musicnn.tags, tt1_musicnn.tag_names, labels)
     assert set(words) == {0, 1} and all(w for w in words.values())

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cluster import cluster, cluster_preset
+from engine.analysis.cluster import cluster, cluster_preset
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
-from engine.explain import explain
-from engine.table import load_table, table_from_frame
+from engine.analysis.explain import explain
+from engine.store.tables import load_table, table_from_frame
 
 
 def _one_informative_feature(rng, n=300):

@@ -10,12 +10,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from engine.cluster import cluster
+from engine.analysis.cluster import cluster
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
-from engine.export import DIGEST_KEY, cluster_sections, write_m3u, write_playlist, write_projector, write_table, write_xspf
-from engine.similar import nearest_sections
-from engine.table import load_table
+from engine.store.export import DIGEST_KEY, cluster_sections, write_m3u, write_playlist, write_projector, write_table, write_xspf
+from engine.analysis.similar import nearest_sections
+from engine.store.tables import load_table
 from test_cluster import blob_table
 
 NS = {"x": "http://xspf.org/ns/0/", "vlc": "http://www.videolan.org/vlc/playlist/ns/0/"}
@@ -126,7 +126,7 @@ def test_csv_and_parquet_round_trip(result, tmp_path):
 
 def test_every_export_names_the_section_table_it_came_from(result, tmp_path):
     """Playlists, projector files, CSV and Parquet of a clustering all carry its section table's digest."""
-    from engine.export import TABLE_DIGEST_KEY
+    from engine.store.export import TABLE_DIGEST_KEY
     source = result.data.table_digest
     assert source and source != result.config_digest
     members = cluster_sections(result, 0)

@@ -12,7 +12,7 @@ import soxr
 
 from engine.config import AggregateConfig, FrameConfig
 from engine.errors import ParameterError
-from engine.features import (
+from engine.describe.features import (
     aggregate,
     frame_feature_names,
     frame_features,
@@ -350,7 +350,7 @@ def test_invalid_audio():
 
 def test_compiled_kernels_match_their_python_source(rng):
     """numba must not change the arithmetic (no fused multiply-adds, float32 stays float32)."""
-    from engine.features import _kernels, _pitch_candidates, _rolloff_bins
+    from engine.describe.features import _kernels, _pitch_candidates, _rolloff_bins
 
     kernels = _kernels()
     mag = (rng.random((7, 300)) ** 4).astype(np.float32)  # 7 rows: the 4-row path and the remainder

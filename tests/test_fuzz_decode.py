@@ -16,7 +16,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.decode import decode_file
+from engine.audio.decode import decode_file
 from engine.errors import DECODE_REASONS, DecodeError
 
 SR = 22_050

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import embed, gradcam, vggish
+from engine.neural import embed, gradcam, vggish
 from engine.config import EmbedConfig
 from engine.errors import ParameterError
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from engine.config import AnalysisConfig
-from engine.decode import decode_file
+from engine.audio.decode import decode_file
 from engine.errors import DecodeError
-from engine.pipeline import analyze, collect_inputs
-from engine.store import Store
+from engine.run.pipeline import analyze, collect_inputs
+from engine.store.core import Store
 from conftest import CEILING_S
 from hostile import CORPUS, SR, TWO_HOURS_S, build_corpus
 

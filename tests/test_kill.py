@@ -22,8 +22,8 @@ import soundfile as sf
 
 from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
-from engine.pipeline import open_library
-from engine.store import Store
+from engine.run.pipeline import open_library
+from engine.store.core import Store
 
 N_TRACKS = 6
 TRACK_S = 20.0
@@ -132,7 +132,7 @@ def test_sigkill_mid_analysis_keeps_finished_tracks_and_the_rerun_resumes(crate,
 _REVIEW_WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
-from engine.review import ReviewStore
+from engine.store.reviews import ReviewStore
 s = ReviewStore(sys.argv[1])
 i = 0
 while True:
@@ -146,7 +146,7 @@ while True:
 def test_sigkill_of_a_review_writer_loses_at_most_the_judgement_being_written(tmp_path):
     import sqlite3
 
-    from engine.review import ReviewStore
+    from engine.store.reviews import ReviewStore
 
     path = tmp_path / "reviews.sqlite"
     ReviewStore(path)
@@ -181,7 +181,7 @@ def test_a_review_export_round_trips(tmp_path):
 
     import pandas as pd
 
-    from engine.review import ReviewStore
+    from engine.store.reviews import ReviewStore
 
     store = ReviewStore(tmp_path / "r.sqlite")
     comments = ["plain", 'quotes " and, commas', "two\nlines", "Bj\u00f6rk \u65e5\u672c \U0001f3a7", ""]
@@ -206,7 +206,7 @@ def test_leftovers_of_a_killed_write_are_never_read_as_data(tmp_path):
     track record was never written (frames are written first). Neither is a track."""
     import shutil
 
-    from engine.pipeline import analyze, collect_inputs
+    from engine.run.pipeline import analyze, collect_inputs
 
     crate = write_crate(tmp_path / "crate")
     for extra in sorted(crate.iterdir())[2:]:

@@ -16,13 +16,13 @@ import soundfile as sf
 from hostile import wav_header
 from test_features import librosa_frames
 
-import engine.decode as decode
-import engine.features as features
+import engine.audio.decode as decode
+import engine.describe.features as features
 from engine.config import DecodeConfig, FrameConfig
-from engine.decode import decode_file
+from engine.audio.decode import decode_file
 from engine.errors import DecodeError
-from engine.features import frame_features
-from engine.rhythm import estimate_tempo
+from engine.describe.features import frame_features
+from engine.describe.rhythm import estimate_tempo
 
 SR = 44_100
 CFG = FrameConfig()
@@ -275,8 +275,8 @@ def test_decoding_with_spill_holds_no_copy_of_the_signal(tmp_path):
 
 def test_analysing_a_track_over_the_hold_threshold_gives_the_same_sections(tmp_path):
     from engine.config import AnalysisConfig
-    from engine.pipeline import InputFile, analyze
-    from engine.store import Store
+    from engine.run.pipeline import InputFile, analyze
+    from engine.store.core import Store
 
     path = tmp_path / "long.wav"
     _stereo_wav(path, 50.0, seed=8)
@@ -288,8 +288,8 @@ def test_analysing_a_track_over_the_hold_threshold_gives_the_same_sections(tmp_p
 
 
 def test_frames_written_in_row_groups_read_back_unchanged(tmp_path, monkeypatch):
-    import engine.store as store_module
-    from engine.store import Store
+    import engine.store.core as store_module
+    from engine.store.core import Store
 
     monkeypatch.setattr(store_module, "_FRAME_GROUP_ROWS", 37)  # many groups from a short signal
     frames = frame_features(music(12.0, seed=9), sample_rate=SR, config=CFG, track_id="t" * 64)

@@ -1,4 +1,4 @@
-"""Descriptors in the store, "mixes well with" suggestions and mix paths (engine/mix.py)."""
+"""Descriptors in the store, "mixes well with" suggestions and mix paths (engine/mixing/mix.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 
 from engine.config import AnalysisConfig, MixConfig, SegmentConfig
 from engine.errors import ParameterError
-from engine.export import write_xspf
-from engine.mix import DESCRIPTOR_COLUMNS, MixTable, describe_store, mix_path, pair_components, suggest
+from engine.store.export import write_xspf
+from engine.mixing.mix import DESCRIPTOR_COLUMNS, MixTable, describe_store, mix_path, pair_components, suggest
 from engine.records import SectionTable
-from engine.store import Store
+from engine.store.core import Store
 from tests.mix_support import demo_store
 
 
@@ -133,8 +133,8 @@ def test_suggestions_on_the_demo(demo, tmp_path):
 
 def test_a_track_shorter_than_four_seconds_still_gets_descriptors():
     from engine.config import FrameConfig
-    from engine.features import frame_features
-    from engine.mix import describe_track
+    from engine.describe.features import frame_features
+    from engine.mixing.mix import describe_track
     from tests.mix_support import SR, kicks
 
     t = describe_track(frame_features(kicks(128.0, 2.5), sample_rate=SR, config=FrameConfig()))

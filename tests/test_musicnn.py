@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import embed, musicnn
+from engine.neural import embed, musicnn
 from engine.errors import ModelError, ParameterError
 
 REF_DIR = Path(__file__).resolve().parent / "data" / "musicnn"

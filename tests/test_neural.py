@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.cluster import cluster
+from engine.analysis.cluster import cluster
 from engine.config import AnalysisConfig, ClusterConfig, EmbedConfig
 from engine.errors import ParameterError
-from engine.neural import cluster_gradcam, embedding_table, piece_inputs, piece_seconds
-from engine.pipeline import analyze, embed_library
-from engine.store import Store
+from engine.neural.tables import cluster_gradcam, embedding_table, piece_inputs, piece_seconds
+from engine.run.pipeline import analyze, embed_library
+from engine.store.core import Store
 
 
 @pytest.fixture(scope="module")

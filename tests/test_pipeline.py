@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import engine.pipeline as pipeline
+import engine.run.pipeline as pipeline
 from engine.config import AnalysisConfig, FrameConfig, SegmentConfig, preset
-from engine.decode import decode_file
-from engine.features import section_features
-from engine.pipeline import InputFile, analyze, collect_inputs, sections_from_frames
-from engine.store import Store
+from engine.audio.decode import decode_file
+from engine.describe.features import section_features
+from engine.run.pipeline import InputFile, analyze, collect_inputs, sections_from_frames
+from engine.store.core import Store
 
 SHORT = ("tt1.ogg", "tt2.ogg", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
 
@@ -212,7 +212,7 @@ def test_a_damaged_store_file_is_a_named_store_error(tmp_path, short_dir):
 
 def test_a_clusterings_digest_covers_its_section_table_and_library(analysed):
     """Reviews are keyed on it: other section lengths or other tracks must give another digest."""
-    from engine.cluster import cluster
+    from engine.analysis.cluster import cluster
     from engine.config import ClusterConfig
 
     store, _ = analysed
@@ -283,8 +283,8 @@ def test_workers_never_rerun_the_callers_main_script(tmp_path, short_dir):
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from engine.pipeline import analyze, collect_inputs\n"
-        "from engine.store import Store\n"
+        "from engine.run.pipeline import analyze, collect_inputs\n"
+        "from engine.store.core import Store\n"
         "print('page ran', flush=True)\n"
         f"r = analyze(collect_inputs([{str(short_dir)!r}])[0], store=Store({str(tmp_path / 's')!r}), jobs=2)\n"
         "print('tracks', len(r.tracks), 'errors', len(r.errors), flush=True)\n"

@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-import engine.pipeline as pipeline
+import engine.run.pipeline as pipeline
 from engine.config import AnalysisConfig, EmbedConfig, SegmentConfig
 from engine.errors import ModelError
-from engine.pipeline import analyze, collect_inputs, embed_library
-from engine.store import Store
+from engine.run.pipeline import analyze, collect_inputs, embed_library
+from engine.store.core import Store
 
 
 @pytest.fixture(scope="module")

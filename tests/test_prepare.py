@@ -9,9 +9,9 @@ from sklearn.preprocessing import normalize
 
 from engine.config import THESIS_FEATURES, ClusterConfig
 from engine.errors import ParameterError
-from engine.prepare import correlation_report, default_features, prepare
+from engine.analysis.scale import correlation_report, default_features, prepare
 from engine.records import SectionTable
-from engine.table import load_table, parse_section, table_from_frame
+from engine.store.tables import load_table, parse_section, table_from_frame
 
 
 @pytest.fixture(scope="module")

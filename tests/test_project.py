@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.cluster import cluster
+from engine.analysis.cluster import cluster
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
-from engine.project import project
+from engine.analysis.project import project
 from test_cluster import blob_table
 
 

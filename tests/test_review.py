@@ -15,8 +15,8 @@ import pytest
 from conftest import CEILING_S, ROOT
 from engine.config import ClusterConfig
 from engine.errors import ParameterError, StoreError
-from engine.review import ReviewStore, agreement_table
-from engine.table import table_from_frame
+from engine.store.reviews import ReviewStore, agreement_table
+from engine.store.tables import table_from_frame
 
 DIGEST = "c0ffee0123456789"
 
@@ -86,7 +86,7 @@ def test_judgements_survive_a_restart_in_another_process(tmp_path):
     path = tmp_path / "reviews.sqlite"
     code = (
         "import sys; sys.path.insert(0, sys.argv[2])\n"
-        "from engine.review import ReviewStore\n"
+        "from engine.store.reviews import ReviewStore\n"
         "s = ReviewStore(sys.argv[1])\n"
         "s.add(reviewer='cy', track_id='t9', name='n', section=4, start_s=60, end_s=75, assigned_cluster=0,"
         " verdict='wrong', corrected_cluster=3, label='', comment='', config_digest='d')\n"

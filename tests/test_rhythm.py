@@ -1,4 +1,4 @@
-"""Tempo, beats and energy (engine/rhythm.py) on generated patterns and the demo library."""
+"""Tempo, beats and energy (engine/describe/rhythm.py) on generated patterns and the demo library."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 
 from engine.config import FrameConfig
 from engine.errors import ParameterError
-from engine.features import frame_features
-from engine.mix import describe_store
-from engine.rhythm import beat_grid, energy_of, estimate_tempo, onset_envelope
-from engine.store import Store
+from engine.describe.features import frame_features
+from engine.mixing.mix import describe_store
+from engine.describe.rhythm import beat_grid, energy_of, estimate_tempo, onset_envelope
+from engine.store.core import Store
 from tests.mix_support import FRAME_RATE, SR, clicks, demo_store, kicks
 
 # Known tempi across the dance range, off the onset-lag grid on purpose.

@@ -15,15 +15,15 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
-from engine.cluster import LARGE_ROWS, MINIBATCH_SIZE, choose_k, cluster, summarize
+from engine.analysis.cluster import LARGE_ROWS, MINIBATCH_SIZE, choose_k, cluster, summarize
 from engine.config import ClusterConfig, MixConfig
 from engine.errors import ParameterError
-from engine.mix import DESCRIPTOR_COLUMNS, MixTable, _graph, mix_path
-from engine.prepare import prepare
-from engine.project import project
+from engine.mixing.mix import DESCRIPTOR_COLUMNS, MixTable, _graph, mix_path
+from engine.analysis.scale import prepare
+from engine.analysis.project import project
 from engine.records import SectionTable
-from engine.similar import RECALL_TARGET, SectionIndex, nearest_sections
-from engine.table import table_from_frame
+from engine.analysis.similar import RECALL_TARGET, SectionIndex, nearest_sections
+from engine.store.tables import table_from_frame
 
 SECTIONS_PER_TRACK = 20
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.config import SegmentConfig
 from engine.errors import ParameterError
-from engine.segment import min_track_seconds, segment
+from engine.audio.segment import min_track_seconds, segment
 
 SR = 44_100
 
@@ -90,10 +90,10 @@ def test_module_examples_show_what_the_thesis_cut_does():
     """The module docstring's examples run: its account of thesis section lengths is checked, not just stated."""
     import doctest
 
-    import engine.segment
+    import engine.audio.segment
 
-    assert "slightly longer than 15 s" not in engine.segment.__doc__
-    outcome = doctest.testmod(engine.segment, verbose=False, report=False)
+    assert "slightly longer than 15 s" not in engine.audio.segment.__doc__
+    outcome = doctest.testmod(engine.audio.segment, verbose=False, report=False)
     assert outcome.attempted >= 3 and outcome.failed == 0
 
 

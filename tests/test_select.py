@@ -8,7 +8,7 @@ import pytest
 
 from engine.config import SelectConfig
 from engine.errors import ParameterError
-from engine.select import select_sections, select_table, thesis_ratio
+from engine.describe.representative import select_sections, select_table, thesis_ratio
 
 
 def test_thesis_rule_rederives_out_dataset_1_exactly(data_dir):

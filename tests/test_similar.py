@@ -8,8 +8,8 @@ import pytest
 
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
-from engine.similar import find_section, nearest_sections
-from engine.table import load_table, table_from_frame
+from engine.analysis.similar import find_section, nearest_sections
+from engine.store.tables import load_table, table_from_frame
 
 
 @pytest.fixture()

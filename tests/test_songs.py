@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from engine.errors import ParameterError
-from engine.songs import read_manifest, song_groups, version_groups
+from engine.analysis.songs import read_manifest, song_groups, version_groups
 
 
 def _track_id(path) -> str:

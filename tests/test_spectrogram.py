@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.decode import decode_file
+from engine.audio.decode import decode_file
 from engine.errors import DecodeError, ParameterError
-from engine.spectrogram import clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
+from engine.audio.spectrogram import clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
 
 
 def test_read_section_matches_a_full_decode(demo_files):

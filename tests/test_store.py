@@ -15,9 +15,9 @@ import pytest
 from conftest import CEILING_S
 from engine.config import AnalysisConfig, SegmentConfig
 from engine.errors import StoreError
-from engine.pipeline import InputFile, analyze, open_library
+from engine.run.pipeline import InputFile, analyze, open_library
 from engine.records import Track
-from engine.store import Store
+from engine.store.core import Store
 
 
 def _track(name: str = "a.ogg", tid: str = "ab" * 32) -> Track:

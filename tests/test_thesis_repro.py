@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import CEILING_S
-from engine.cluster import choose_k, cluster, cluster_preset
+from engine.analysis.cluster import choose_k, cluster, cluster_preset
 from engine.config import THESIS_FEATURES
-from engine.project import project
+from engine.analysis.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [331, 327, 81, 66]

@@ -1,4 +1,4 @@
-"""Key, mode and Camelot codes (engine/tonal.py)."""
+"""Key, mode and Camelot codes (engine/describe/key.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 
 from engine.config import FrameConfig, MixConfig
 from engine.errors import ParameterError
-from engine.features import frame_features
-from engine.tonal import PROFILES, camelot, camelot_relation, estimate_key, key_name, parse_camelot, section_chroma
+from engine.describe.features import frame_features
+from engine.describe.key import PROFILES, camelot, camelot_relation, estimate_key, key_name, parse_camelot, section_chroma
 from tests.mix_support import SR, progression
 
 # The Camelot wheel as DJ software prints it.

@@ -1,4 +1,4 @@
-"""The beat-matched transition preview (engine/transition.py)."""
+"""The beat-matched transition preview (engine/mixing/transition.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from engine.errors import ParameterError
-from engine.rhythm import estimate_tempo, onset_envelope
-from engine.transition import render_transition, time_stretch, to_wav_bytes
+from engine.describe.rhythm import estimate_tempo, onset_envelope
+from engine.mixing.transition import render_transition, time_stretch, to_wav_bytes
 from tests.mix_support import FRAME_RATE, SR, kicks
 
 BPM_A, BPM_B = 124.0, 130.0

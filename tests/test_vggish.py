@@ -17,7 +17,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from engine import embed, vggish
+from engine.neural import embed, vggish
 from engine.config import EmbedConfig
 from engine.errors import ModelError, ParameterError
 

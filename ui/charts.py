@@ -75,7 +75,7 @@ def sampling_caption(projection, *, what: str = "section", max_points: int = MAP
 
     Parameters
     ----------
-    projection : engine.project.Projection
+    projection : engine.analysis.project.Projection
     what : str
         What a point is, for the sentence.
     max_points : int

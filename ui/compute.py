@@ -24,15 +24,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.cluster import ClusterResult, KSweep, choose_k, cluster, summarize
+from engine.analysis.cluster import ClusterResult, KSweep, choose_k, cluster, summarize
 from engine.config import AnalysisConfig, ClusterConfig
-from engine.explain import Explanation, explain
-from engine.prepare import correlation_report, prepare
-from engine.project import Projection, project
+from engine.analysis.explain import Explanation, explain
+from engine.analysis.scale import correlation_report, prepare
+from engine.analysis.project import Projection, project
 from engine.records import SectionTable
-from engine.similar import Neighbours, SectionIndex, nearest_sections
-from engine.songs import version_groups
-from engine.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
+from engine.analysis.similar import Neighbours, SectionIndex, nearest_sections
+from engine.analysis.songs import version_groups
+from engine.audio.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
 
 from .library import Library
 
@@ -127,7 +127,7 @@ def summaries(library: Library, analysis: AnalysisConfig, config: ClusterConfig)
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def section_index(library: Library, analysis: AnalysisConfig, config: ClusterConfig, metric: str) -> SectionIndex:
-    """The search index over the representative sections (exact, or approximate at scale; see engine.similar)."""
+    """The search index over the representative sections (exact, or approximate at scale; see engine.analysis.similar)."""
     used = config.replace(dedupe=False, metric=metric)
     prepared = prepare(model_table(library, analysis), config=used)
     return SectionIndex(prepared, metric=metric, config_digest=used.digest(), large_rows=config.large_rows, seed=config.seed)

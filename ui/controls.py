@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from engine.cluster import METHOD_METRICS
+from engine.analysis.cluster import METHOD_METRICS
 from engine.config import PRESETS, THESIS_FEATURES, ClusterConfig
 from engine.errors import EngineError
 

@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from engine import export
+from engine.store import export
 from engine.errors import EngineError
 
 

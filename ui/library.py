@@ -7,7 +7,7 @@ Caching decisions, written where they are made:
   (or by two sessions) is one file, and a track's path stays valid for
   playback after the session ends;
 * the analysis of a library is kept in the session per (files, analysis
-  settings); a new session calls :func:`engine.pipeline.analyze` again, which
+  settings); a new session calls :func:`engine.run.pipeline.analyze` again, which
   hashes the files and finds every track in the store -- nothing is decoded
   again unless the decoding or STFT settings change;
 * everything downstream (sections, clusterings, projections, ...) is cached
@@ -28,11 +28,11 @@ from typing import Iterable, Sequence
 import streamlit as st
 
 from engine.config import AnalysisConfig, preset
-from engine.decode import is_audio_name
+from engine.audio.decode import is_audio_name
 from engine.errors import EngineError
-from engine.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs, open_library
+from engine.run.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs, open_library
 from engine.records import BatchResult
-from engine.store import Store, env_storage_options
+from engine.store.core import Store, env_storage_options
 
 from . import state
 

@@ -19,9 +19,9 @@ import streamlit as st
 
 from engine.config import AnalysisConfig, MixConfig
 from engine.errors import EngineError
-from engine.mix import MixPath, MixTable, Suggestions, describe_store, mix_path, suggest
-from engine.tonal import parse_camelot
-from engine.transition import to_wav_bytes, transition_from_store
+from engine.mixing.mix import MixPath, MixTable, Suggestions, describe_store, mix_path, suggest
+from engine.describe.key import parse_camelot
+from engine.mixing.transition import to_wav_bytes, transition_from_store
 
 from .library import Library
 

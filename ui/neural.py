@@ -4,7 +4,7 @@ Caching decisions, written where they are made:
 
 * the network is loaded once per process and config (``st.cache_resource``:
   a torch module is not data to copy);
-* embeddings live in the store (``engine.pipeline.embed_library`` writes
+* embeddings live in the store (``engine.run.pipeline.embed_library`` writes
   them per track, keyed on the model config and the weights' hash); the app
   only computes them when the user asks, because they take minutes on a CPU;
 * tables, clusterings and projections of them are cached per (library,
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.cluster import ClusterResult, cluster
+from engine.analysis.cluster import ClusterResult, cluster
 from engine.config import AnalysisConfig, ClusterConfig, EmbedConfig
 from engine.errors import EngineError, ModelError
-from engine.neural import EmbeddingTable, cluster_gradcam, embedding_table
-from engine.project import Projection
+from engine.neural.tables import EmbeddingTable, cluster_gradcam, embedding_table
+from engine.analysis.project import Projection
 from engine.records import PieceTable
-from engine.store import pieces_key
+from engine.store.core import pieces_key
 
 from . import compute
 from .library import Library
@@ -40,7 +40,7 @@ SECONDS_PER_AUDIO_MINUTE = 4.5
 def vggish_available() -> bool:
     """Are VGGish weights on disk (never downloaded by the app)?"""
     try:
-        from engine.vggish import find_weights
+        from engine.neural.vggish import find_weights
 
         find_weights(allow_download=False)
         return True
@@ -56,7 +56,7 @@ def available_models() -> dict[str, str]:
 @st.cache_resource(max_entries=2, show_spinner="Loading the network...")
 def model_info(config: EmbedConfig) -> tuple[str, str]:
     """(weights file name, sha256) of the network behind ``config``; loads it once per process."""
-    from engine.embed import load_model
+    from engine.neural.embed import load_model
 
     net = load_model(config)
     return net.weights_file, net.weights_sha256
@@ -72,7 +72,7 @@ def missing_tracks(library: Library, config: EmbedConfig) -> list[str]:
 
 def compute_embeddings(library: Library, analysis: AnalysisConfig, config: EmbedConfig, *, minutes: float) -> None:
     """Embed the library's tracks into the store, with live progress (once; later calls read the store)."""
-    from engine.pipeline import embed_library
+    from engine.run.pipeline import embed_library
 
     errors = []
     with st.status(f"Listening with {MODELS[config.model]}: {len(library)} tracks, about {minutes:.0f} minutes of audio", expanded=True) as status:
@@ -99,7 +99,7 @@ def compute_embeddings(library: Library, analysis: AnalysisConfig, config: Embed
 @st.cache_data(max_entries=4, show_spinner=False)
 def pieces(library: Library, analysis: AnalysisConfig, config: EmbedConfig) -> PieceTable:
     """The library's stored piece embeddings (names as the user gave them)."""
-    from engine.pipeline import embed_library
+    from engine.run.pipeline import embed_library
 
     table = embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config)
     names = dict(zip(library.track_ids, library.names))

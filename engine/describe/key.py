@@ -1,0 +1,232 @@
+"""Key and mode from chroma, in standard and Camelot notation.
+
+A section's (or track's) chroma is the RMS-weighted mean of its stored
+``chroma_0 .. chroma_11`` frames (``chroma_0`` is C; each frame is scaled to
+a maximum of 1, so near-silent frames would otherwise count as much as loud
+ones). It is correlated (Pearson) with the 24 rotations of a major and a
+minor key profile; the best is the key, its correlation the ``strength``, and
+``(best - second) / best`` the ``confidence`` (as Essentia's key extractor).
+
+Profiles (index 0 = tonic):
+
+* ``krumhansl`` -- Krumhansl & Kessler (1982) probe-tone ratings;
+* ``temperley`` -- Temperley's revised profiles (1999, "What's key for key?");
+* ``edma`` -- Faraldo, Gómez, Jordà & Herrera (2016), "Key estimation in
+  electronic dance music" (ECIR), derived from an EDM corpus.
+
+Camelot: the wheel's number ``n`` steps by fifths (C major = 8B, G major = 9B;
+A minor = 8A); ``A`` is minor and ``B`` major; a relative minor/major pair
+shares a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = [
+    "PROFILES",
+    "Key",
+    "estimate_key",
+    "section_chroma",
+    "camelot",
+    "key_name",
+    "parse_camelot",
+    "camelot_relation",
+    "PITCH_NAMES",
+]
+
+#: Major and minor profiles, tonic first.
+PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "krumhansl": (
+        (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+        (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
+    ),
+    "temperley": (
+        (5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0),
+        (5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0),
+    ),
+    "edma": (
+        (1.0000, 0.2875, 0.5020, 0.4048, 0.6050, 0.5614, 0.3205, 0.7966, 0.3159, 0.4506, 0.4202, 0.3889),
+        (1.0000, 0.3096, 0.4415, 0.5827, 0.3262, 0.4948, 0.2889, 0.7804, 0.4328, 0.2903, 0.5331, 0.3217),
+    ),
+}
+
+#: Tonic names as DJs write them (flats for Db, Eb, Ab, Bb; F# both ways is common, we use F#).
+PITCH_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key estimate."""
+
+    tonic: int  # pitch class 0..11, C = 0
+    mode: str  # "major" | "minor"
+    strength: float  # Pearson correlation of the chroma with the best key's profile, -1..1
+    confidence: float  # (best - second best) / best, 0..1
+    profile: str  # the profile used
+
+    @property
+    def name(self) -> str:
+        """Standard notation: "A minor", "Db major"."""
+        return key_name(self.tonic, self.mode)
+
+    @property
+    def camelot(self) -> str:
+        """Camelot code: "8A" (A minor), "8B" (C major)."""
+        return camelot(self.tonic, self.mode)
+
+
+def key_name(tonic: int, mode: str, *, short: bool = False) -> str:
+    """Standard notation of a key: ``"A minor"`` (``short``: ``"Am"``), ``"Db major"`` (``"Db"``)."""
+    _check_key(tonic, mode)
+    if mode == "minor":
+        return f"{_MINOR_NAMES[tonic]}m" if short else f"{_MINOR_NAMES[tonic]} minor"
+    return PITCH_NAMES[tonic] if short else f"{PITCH_NAMES[tonic]} major"
+
+
+def _check_key(tonic: int, mode: str) -> None:
+    if mode not in ("major", "minor"):
+        raise ParameterError(f"mode must be 'major' or 'minor', got {mode!r}")
+    if not 0 <= int(tonic) < 12:
+        raise ParameterError(f"tonic must be a pitch class 0..11, got {tonic}")
+
+
+def camelot(tonic: int, mode: str) -> str:
+    """Camelot code of a key.
+
+    Parameters
+    ----------
+    tonic : int
+        Pitch class, C = 0.
+    mode : str
+        ``"major"`` or ``"minor"``.
+
+    Returns
+    -------
+    str
+        ``"1A"`` .. ``"12B"``; C major is 8B, A minor 8A.
+
+    Raises
+    ------
+    ParameterError
+        For a tonic outside 0..11 or an unknown mode.
+    """
+    _check_key(tonic, mode)
+    major_tonic = int(tonic) if mode == "major" else (int(tonic) + 3) % 12
+    number = (7 * major_tonic + 7) % 12 + 1
+    return f"{number}{'B' if mode == 'major' else 'A'}"
+
+
+def parse_camelot(code: str) -> tuple[int, str]:
+    """``"8A"`` -> ``(8, "A")``.
+
+    Raises
+    ------
+    ParameterError
+        If ``code`` is not 1..12 followed by A or B.
+    """
+    text = str(code).strip().upper()
+    try:
+        number, letter = int(text[:-1]), text[-1]
+    except (ValueError, IndexError):
+        raise ParameterError(f"not a Camelot code: {code!r}") from None
+    if not 1 <= number <= 12 or letter not in ("A", "B"):
+        raise ParameterError(f"not a Camelot code: {code!r}")
+    return number, letter
+
+
+def camelot_relation(a: str, b: str) -> str:
+    """How key ``b`` follows key ``a`` on the Camelot wheel.
+
+    Returns
+    -------
+    str
+        ``"same"``; ``"+1"`` / ``"-1"`` (a fifth up / down, same letter);
+        ``"relative"`` (same number, other letter) -- these three are
+        harmonically compatible; ``"+2"`` / ``"-2"`` (an energy boost, usable
+        with care); ``"clash"`` otherwise.
+    """
+    na, la = parse_camelot(a)
+    nb, lb = parse_camelot(b)
+    step = (nb - na) % 12
+    if la == lb:
+        return {0: "same", 1: "+1", 11: "-1", 2: "+2", 10: "-2"}.get(step, "clash")
+    return "relative" if step == 0 else "clash"
+
+
+def section_chroma(chroma: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Weighted mean chroma of frames.
+
+    Parameters
+    ----------
+    chroma : np.ndarray [shape=(n_frames, 12)]
+    weights : np.ndarray [shape=(n_frames,)], optional
+        E.g. the frames' RMS; default equal weights.
+
+    Returns
+    -------
+    np.ndarray [shape=(12,)]
+    """
+    c = np.asarray(chroma, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] != 12:
+        raise ParameterError(f"chroma must have shape (n_frames, 12), got {c.shape}")
+    if c.shape[0] == 0:
+        raise ParameterError("no chroma frames")
+    w = np.ones(c.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (c.shape[0],):
+        raise ParameterError(f"weights must have shape ({c.shape[0]},), got {w.shape}")
+    if not np.any(w > 0):
+        w = np.ones(c.shape[0])
+    return (c * w[:, None]).sum(axis=0) / w.sum()
+
+
+def _profile_matrix(profile: str) -> np.ndarray:
+    """[24, 12] z-scored rotated profiles: rows 0..11 major on C..B, 12..23 minor."""
+    try:
+        major, minor = PROFILES[profile]
+    except KeyError:
+        raise ParameterError(f"unknown key profile {profile!r}; choose one of {sorted(PROFILES)}") from None
+    rows = [np.roll(np.asarray(p, dtype=np.float64), t) for p in (major, minor) for t in range(12)]
+    m = np.vstack(rows)
+    m -= m.mean(axis=1, keepdims=True)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def estimate_key(chroma: np.ndarray, *, profile: str = "krumhansl") -> Key:
+    """The key whose profile correlates best with a 12-bin chroma vector.
+
+    Parameters
+    ----------
+    chroma : np.ndarray [shape=(12,)]
+        Pitch-class energy, C first (see :func:`section_chroma`).
+    profile : str
+        One of :data:`PROFILES`.
+
+    Returns
+    -------
+    Key
+
+    Raises
+    ------
+    ParameterError
+        For a wrong shape, non-finite values or an unknown profile.
+    """
+    c = np.asarray(chroma, dtype=np.float64)
+    if c.shape != (12,) or not np.all(np.isfinite(c)):
+        raise ParameterError(f"chroma must be 12 finite values, got shape {c.shape}")
+    m = _profile_matrix(profile)
+    x = c - c.mean()
+    norm = np.linalg.norm(x)
+    if norm == 0:
+        return Key(tonic=0, mode="major", strength=0.0, confidence=0.0, profile=profile)
+    r = m @ (x / norm)
+    order = np.argsort(-r, kind="stable")
+    best, second = float(r[order[0]]), float(r[order[1]])
+    conf = float(np.clip((best - second) / best, 0.0, 1.0)) if best > 0 else 0.0
+    i = int(order[0])
+    return Key(tonic=i % 12, mode="major" if i < 12 else "minor", strength=best, confidence=conf, profile=profile)

@@ -1,0 +1,21 @@
+"""Running the pipeline over a batch of files, locally or on Dask.
+
+Takes files (or a folder) and a store. Gives the store filled: hash -> decode ->
+describe -> embed -> store per file, in a local process pool (:mod:`.pipeline`) or
+on a Dask cluster (:mod:`.distributed`), with progress, and each file that failed
+named with its reason.
+"""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "distributed": (
+        "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
+    ),
+    "pipeline": (
+        "InputFile", "Progress", "collect_inputs", "analyze", "open_library", "sections_from_frames",
+        "embed_library", "DEMO_DIR",
+    ),
+}
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

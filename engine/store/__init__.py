@@ -1,0 +1,30 @@
+"""Keeping results: the store, section tables, reviews and exports.
+
+Takes per-track frames, sections and pieces. Keeps them as Parquet keyed by
+track and config digest in a folder or at any fsspec URL (:mod:`.core`). Gives
+section tables to the analysis stage from a store, CSV, Parquet or DataFrame
+(:mod:`.tables`), experts' reviews kept in SQLite (:mod:`.reviews`) and exports:
+playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`).
+"""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "core": (
+        "Store", "open_store", "env_storage_options", "parse_storage_options", "is_remote_url",
+        "pieces_key", "config_from_dict", "SECTION_META_COLUMNS",
+    ),
+    "export": (
+        "PLAYLIST_FORMATS", "TABLE_FORMATS", "DIGEST_KEY", "TABLE_DIGEST_KEY", "cluster_sections",
+        "write_xspf", "write_m3u", "write_playlist", "write_projector", "write_table",
+    ),
+    "reviews": (
+        "VERDICTS", "SCHEMA_VERSION", "Judgement", "ReviewStore", "agreement_table",
+    ),
+    "tables": (
+        "TableLike", "LABEL_COLUMNS", "DROPPED_COLUMNS", "META_COLUMNS", "load_table",
+        "table_from_frame", "parse_section",
+    ),
+}
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
