@@ -12,7 +12,8 @@ import engine.run.pipeline as pipeline
 from engine.config import AnalysisConfig, FrameConfig, SegmentConfig, preset
 from engine.audio.decode import decode_file
 from engine.describe.features import section_features
-from engine.run.pipeline import InputFile, analyze, collect_inputs, sections_from_frames
+from engine.describe.sections import sections_from_frames
+from engine.run.pipeline import InputFile, analyze, collect_inputs
 from engine.store.core import Store
 
 SHORT = ("tt1.ogg", "tt2.ogg", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")

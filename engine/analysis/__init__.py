@@ -30,8 +30,9 @@ _EXPORTS = {
         "PROJECTIONS", "PCA_SCALE_ROWS", "TSNE_SCALE_ROWS", "UMAP_SCALE_ROWS", "Projection", "project",
     ),
     "scale": (
-        "SCALERS", "DEFAULT_EXCLUDED", "ColumnL2Scaler", "Prepared", "CorrelationReport", "make_scaler",
-        "default_features", "resolve_features", "check_finite", "prepare", "correlation_report",
+        "unit_rows", "SCALERS", "DEFAULT_EXCLUDED", "ColumnL2Scaler", "Prepared", "CorrelationReport",
+        "make_scaler", "default_features", "resolve_features", "check_finite", "prepare",
+        "correlation_report",
     ),
     "similar": (
         "METRICS", "RECALL_TARGET", "CALIBRATION_QUERIES", "Neighbours", "SectionIndex", "find_track",

@@ -70,12 +70,11 @@ from sklearn.metrics import (
     pairwise_distances_argmin,
     silhouette_score,
 )
-from sklearn.preprocessing import normalize
 
 from ..config import LARGE_ROWS, THESIS_FEATURES, ClusterConfig, is_large
 from .._threads import limit_threads
 from ..errors import EngineError, ParameterError
-from .scale import Prepared, prepare
+from .scale import Prepared, prepare, unit_rows
 from ..store.tables import TableLike
 
 __all__ = [
@@ -385,9 +384,9 @@ def working_space(X: np.ndarray, metric_used: str) -> np.ndarray:
         correlation) rows for the spherical variants. All-zero rows stay zero.
     """
     if metric_used == "spherical-cosine":
-        return normalize(X, norm="l2", axis=1)
+        return unit_rows(X)
     if metric_used == "spherical-correlation":
-        return normalize(X - X.mean(axis=1, keepdims=True), norm="l2", axis=1)
+        return unit_rows(X, center=True)
     return X
 
 

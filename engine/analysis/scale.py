@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler, normalize
 
 from ..config import ClusterConfig
 from ..errors import ParameterError
@@ -36,6 +36,7 @@ from ..records import SectionTable
 from ..store.tables import TableLike, load_table
 
 __all__ = [
+    "unit_rows",
     "SCALERS",
     "DEFAULT_EXCLUDED",
     "ColumnL2Scaler",
@@ -358,3 +359,25 @@ def correlation_report(table: TableLike, *, features: tuple[str, ...] = (), thre
         drop.append(worst)
         remaining = [p for p in remaining if worst not in p[:2]]
     return CorrelationReport(names=names, matrix=r, threshold=float(threshold), pairs=tuple(pairs), suggested_drop=tuple(drop))
+
+
+def unit_rows(X: np.ndarray, *, center: bool = False) -> np.ndarray:
+    """Rows scaled to unit L2 length, so euclidean distance between them follows cosine distance.
+
+    The one row normalisation behind spherical K-Means, cosine and correlation
+    neighbours, and the timbre distance of DJ suggestions.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_rows, n_features)]
+        Scaled features.
+    center : bool
+        Subtract each row's mean first (then distances follow correlation distance).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, n_features)]
+        A new array; an all-zero row stays zero.
+    """
+    X = np.asarray(X)
+    return normalize(X - X.mean(axis=1, keepdims=True) if center else X, norm="l2", axis=1)

@@ -1,7 +1,7 @@
 """Classical description: what a signal sounds like, frame by frame and section by section.
 
 Takes a decoded signal. Gives frame-level features and their aggregation into
-section rows (:mod:`.features`), tempo, beats and energy (:mod:`.rhythm`), key and
+section rows (:mod:`.features`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), key and
 Camelot code (:mod:`.key`), and the representative sections of each track
 (:mod:`.representative`).
 """
@@ -24,6 +24,9 @@ _EXPORTS = {
         "Tempo", "Energy", "estimate_tempo", "beat_grid", "align_to_beats", "accent_beats",
         "onset_envelope", "onset_times", "energy_of", "energy_curve", "LOUDNESS_FLOOR_DB",
         "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL",
+    ),
+    "sections": (
+        "sections_from_frames",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

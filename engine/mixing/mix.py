@@ -50,6 +50,7 @@ from ..config import LARGE_ROWS, AnalysisConfig, ClusterConfig, MixConfig, is_la
 from ..errors import ParameterError, StoreError
 from ..records import FrameTable, SectionTable
 from ..describe.rhythm import Tempo, accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
+from ..analysis.scale import unit_rows
 from ..describe.key import estimate_key, key_name, parse_camelot, section_chroma
 
 __all__ = [
@@ -523,7 +524,7 @@ def _components(
     if cand is None:
         dist = _cosine_distances(X[q], X)
     else:  # the same cosine distance, row by row: [nq, m]
-        unit = _unit_rows(X) if unit is None else unit
+        unit = unit_rows(X) if unit is None else unit
         dist = np.maximum(1.0 - np.einsum("ij,ikj->ik", unit[q], unit[cand]), 0.0)
     s_timbre = np.clip(1.0 - dist, 0.0, 1.0)
     w = np.array([config.weight_timbre, config.weight_tempo, config.weight_key, config.weight_energy])
@@ -545,12 +546,6 @@ def _components(
         "compatible": tempo_ok & key_ok,
         "score": score,
     }
-
-
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    from sklearn.preprocessing import normalize
-
-    return normalize(X, norm="l2", axis=1)
 
 
 def _reason(qd: pd.Series, cd: pd.Series, dev: float, factor: float, rel: str, dist: float) -> str:
@@ -709,7 +704,7 @@ def _candidate_graph(table: MixTable, X: np.ndarray, config: MixConfig, large_ro
     m = min(n - 1, max(MIX_CANDIDATES, 10 * config.graph_neighbours))
     cand_all, index = candidate_rows(X, k=m, metric="cosine", seed=_INDEX_SEED)
     codes = _row_codes(desc)
-    unit = _unit_rows(X)
+    unit = unit_rows(X)
     tid = pd.factorize(desc["track_id"])[0]  # integer codes: compared m times per section
     kk = min(config.graph_neighbours, m)
     block = max(1, _GRAPH_BLOCK_VALUES // (m * max(1, X.shape[1])))

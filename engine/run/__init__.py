@@ -13,8 +13,8 @@ _EXPORTS = {
         "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
     ),
     "pipeline": (
-        "InputFile", "Progress", "collect_inputs", "analyze", "open_library", "sections_from_frames",
-        "embed_library", "DEMO_DIR",
+        "InputFile", "Progress", "collect_inputs", "analyze", "open_library", "embed_library",
+        "DEMO_DIR",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -23,13 +23,13 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ._pool import pool_context
-from ..config import AggregateConfig, AnalysisConfig, EmbedConfig
+from ..config import AnalysisConfig, EmbedConfig
 from ..audio.decode import SignalFile, decode_file, file_digest, is_audio_name
 from ..errors import DecodeError, EngineError, ParameterError, StoreError
-from ..describe.features import aggregate, frame_features
+from ..describe.features import frame_features
+from ..describe.sections import sections_from_frames
 from ..records import BatchResult, FileError, FrameTable, PieceTable, SectionTable, Track
 from ..audio.segment import min_track_seconds, segment
-from ..describe.representative import select_sections
 from ..store.core import Store, is_remote_url, pieces_key
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "collect_inputs",
     "analyze",
     "open_library",
-    "sections_from_frames",
     "embed_library",
     "DEMO_DIR",
 ]
@@ -183,47 +182,6 @@ def _local_copy(item_path: str, options: str):
         except (ImportError, ValueError, OSError) as exc:
             raise DecodeError(item_path, "missing", f"cannot fetch it ({exc})") from exc
         yield local
-
-
-def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfig) -> SectionTable:
-    """Cut one track's stored frames into sections and aggregate them.
-
-    Parameters
-    ----------
-    frames : FrameTable
-        The track's frame-level features.
-    name : str
-        Display name written into the rows.
-    config : AnalysisConfig
-        Segment, aggregate and selection settings.
-
-    Returns
-    -------
-    SectionTable
-        One row per section (possibly none for a track shorter than a section).
-    """
-    seg = segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id)
-    values, names = aggregate(frames, seg.start_s, seg.end_s, config=config.aggregate)
-    # the selection rules read RMS and centroid, aggregated the same way even when not kept as columns
-    basis, _ = aggregate(
-        frames,
-        seg.start_s,
-        seg.end_s,
-        config=AggregateConfig(statistic=config.aggregate.statistic, features=("rmse", "spectral_centroid")),
-    )
-    selected = select_sections(basis[:, 0], basis[:, 1], config=config.select) if seg.n_sections else np.zeros(0, bool)
-    meta = pd.DataFrame(
-        {
-            "track_id": np.full(seg.n_sections, frames.track_id, dtype=object),
-            "name": np.full(seg.n_sections, name, dtype=object),
-            "section": seg.section,
-            "start_s": seg.start_s,
-            "end_s": seg.end_s,
-            "partial": seg.partial,
-            "selected": selected,
-        }
-    )
-    return SectionTable(meta=meta, values=np.asarray(values, np.float64), names=tuple(names), config_digest=config.section_digest())
 
 
 def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str = ""):

@@ -70,6 +70,7 @@ from ..config import (
     SelectConfig,
 )
 from ..errors import ParameterError, StoreError
+from ..describe.sections import sections_from_frames
 from ..records import FrameTable, SectionTable, Track
 
 __all__ = ["Store", "open_store", "env_storage_options", "parse_storage_options", "is_remote_url", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
@@ -650,7 +651,6 @@ class Store:
             missing or unreadable, or (without ``allow_empty``) no track has
             a section for ``config``.
         """
-        from ..run.pipeline import sections_from_frames  # late: pipeline imports this module
 
         if config is None:
             config = self.last_config()
