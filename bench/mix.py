@@ -25,8 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import MixConfig  # noqa: E402
-from engine.mixing.mix import describe_store, mix_path, suggest  # noqa: E402
-from engine.run.pipeline import DEMO_DIR, analyze, collect_inputs  # noqa: E402
+from engine.mixing.descriptors import describe_store  # noqa: E402
+from engine.mixing.path import mix_path  # noqa: E402
+from engine.mixing.suggestions import suggest  # noqa: E402
+from engine.run.inputs import collect_inputs  # noqa: E402
+from engine.run.pipeline import DEMO_DIR, analyze  # noqa: E402
 from engine.store.core import Store  # noqa: E402
 from engine.mixing.transition import transition_from_store  # noqa: E402
 

@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import AnalysisConfig, SegmentConfig  # noqa: E402
-from engine.run.pipeline import DEMO_DIR, analyze, collect_inputs  # noqa: E402
+from engine.run.inputs import collect_inputs  # noqa: E402
+from engine.run.pipeline import DEMO_DIR, analyze  # noqa: E402
 from engine.store.core import Store  # noqa: E402
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import AnalysisConfig  # noqa: E402
-from engine.run.pipeline import DEMO_DIR, _warm_up_kernels, analyze, collect_inputs  # noqa: E402
+from engine.run.inputs import collect_inputs  # noqa: E402
+from engine.run.pipeline import DEMO_DIR, _warm_up_kernels, analyze  # noqa: E402
 from engine.store.core import Store  # noqa: E402
 
 

@@ -364,7 +364,7 @@ class ClusterConfig(_Config):
 
 @dataclass(frozen=True)
 class MixConfig(_Config):
-    """DJ-mixing descriptors and compatibility (see engine/describe/rhythm.py, tonal.py, mix.py, transition.py).
+    """DJ-mixing descriptors and compatibility (see engine/describe/rhythm.py, engine/describe/key.py and engine/mixing/).
 
     ``bpm_min``/``bpm_max`` and ``key_profile`` decide stored descriptors
     (:meth:`descriptor_digest`); the rest only decide rankings and previews.

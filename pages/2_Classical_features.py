@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
 from ui import charts, compute, controls, mix, page, player, state
-from ui.library import require_library
 
 page.setup("Classical features")
 st.title("Classical features")
 
-analysed = require_library()
-library, analysis = analysed.library, analysed.config
-table = compute.model_table(library, analysis)
-config = controls.cluster_controls(table.names, len(table))
+library, analysis, table, config, result = controls.clustered_library()
 with st.sidebar:
     projections = {"pca": "PCA (fast, keeps straight-line spread)", "tsne": "t-SNE (keeps neighbours)", "umap": "UMAP (keeps neighbours)"}
     method = st.radio("Map", list(projections), format_func=projections.get, **state.bind("projection", options=list(projections)))
-
-try:
-    result = compute.clustering(library, analysis, config)
-except EngineError as exc:
-    controls.fail(exc)
 frame = mix.add_descriptors(compute.cluster_frame(result), library, analysis)  # BPM, key, energy in hovers and tables
 
 st.caption(f"{len(result)} sections of {len(library)} tracks · {controls.describe(config)}. {result.metric_note.capitalize()}.")
@@ -69,13 +58,7 @@ with map_col:
         seed=config.seed,
         keep_rows=sel,
     )
-    st.plotly_chart(
-        fig,
-        key="classical_map",
-        on_select=functools.partial(controls.on_chart_select, "classical_map", FOCUS, frame),
-        selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False},
-    )
+    controls.section_map(fig, key="classical_map", focus=FOCUS, frame=frame)
     note = "Box and lasso selection are in the chart's toolbar. " + charts.SQUEEZE_NOTE
     if proj.explained_variance_ratio:
         note = f"The two axes keep {sum(proj.explained_variance_ratio):.0%} of the spread of the sections. " + note

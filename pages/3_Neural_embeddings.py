@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -98,13 +97,7 @@ with map_col:
         what="piece in section" if level == "pieces" else "section",
         placed=proj.placed, seed=config.seed, keep_rows=controls.selected_rows(frame, FOCUS),
     )
-    st.plotly_chart(
-        fig,
-        key="neural_map",
-        on_select=functools.partial(controls.on_chart_select, "neural_map", FOCUS, frame),
-        selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False},
-    )
+    controls.section_map(fig, key="neural_map", focus=FOCUS, frame=frame)
     st.caption(charts.SQUEEZE_NOTE)
     if sampled := charts.sampling_caption(proj, what=what):
         st.caption(sampled)

@@ -10,20 +10,12 @@ import streamlit as st
 from engine.errors import EngineError
 from engine.analysis.similar import METRICS
 from ui import charts, compute, controls, mix, downloads, page, player
-from ui.library import require_library
 
 page.setup("Similar sections")
 st.title("Similar sections")
 st.caption("Choose a section; CrateMap lists the sections that sound closest to it across your library — candidates to mix next.")
 
-analysed = require_library()
-library, analysis = analysed.library, analysed.config
-table = compute.model_table(library, analysis)
-config = controls.cluster_controls(table.names, len(table))
-try:
-    result = compute.clustering(library, analysis, config)
-except EngineError as exc:
-    controls.fail(exc)
+library, analysis, table, config, result = controls.clustered_library()
 frame = mix.add_descriptors(compute.cluster_frame(result), library, analysis)  # BPM, key, energy in hovers and tables
 FOCUS = "similar"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from engine.analysis.compare import knn_evaluate_reviews
 from engine.errors import EngineError
 from engine.store.reviews import VERDICTS, ReviewStore
 from ui import charts, compute, controls, page, player, state
-from ui.library import require_library, review_db_path
+from ui.library import review_db_path
 
 page.setup("Review")
 st.title("Review")
@@ -17,12 +18,8 @@ st.caption(
     "and if not, which one is. Every judgement is saved with your name, the time and the clustering settings."
 )
 
-analysed = require_library()
-library, analysis = analysed.library, analysed.config
-table = compute.model_table(library, analysis)
-config = controls.cluster_controls(table.names, len(table))
+library, analysis, table, config, result = controls.clustered_library()
 try:
-    result = compute.clustering(library, analysis, config)
     reviews = ReviewStore(review_db_path())
 except EngineError as exc:
     controls.fail(exc)
@@ -173,8 +170,8 @@ else:
     if st.button("Test the labels", key="review_knn"):
         try:
             with st.spinner("Cross-validating, one song held out at a time..."):
-                report = reviews.evaluate_labels(
-                    table, config_digest=digest, section_digest=section_digest, versions=compute.versions(library),
+                report = knn_evaluate_reviews(
+                    table, reviews, config_digest=digest, section_digest=section_digest, versions=compute.versions(library),
                     k=1, config=config.replace(dedupe=False),
                 )
         except EngineError as exc:

@@ -46,6 +46,15 @@ def kicks(bpm: float, seconds: float = 15.0, *, phase: float = 0.2, pitch: float
     return y[:n]
 
 
+def envelopes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``onset_strength`` and ``rmse`` frames of a generated signal, as the store keeps them."""
+    from engine.config import FrameConfig
+    from engine.describe.frames import frame_features
+
+    frames = frame_features(np.asarray(y, np.float32), sample_rate=SR, config=FrameConfig())
+    return frames.values[:, frames.names.index("onset_strength")], frames.values[:, frames.names.index("rmse")]
+
+
 def _tone(midi: int, seconds: float, amp: float = 0.08) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     f = 440.0 * 2 ** ((midi - 69) / 12)

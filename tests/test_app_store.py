@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from app_support import page_errors, run_page
-from engine.run.pipeline import InputFile, analyze
+from engine.records import InputFile
+from engine.run.pipeline import analyze
 from engine.store.core import Store
 
 

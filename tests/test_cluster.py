@@ -8,7 +8,8 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from engine.analysis.cluster import choose_k, cluster, find_knee, summarize
+from engine.analysis.cluster import cluster, summarize
+from engine.analysis.sweep import choose_k, find_knee
 from engine.config import ClusterConfig
 from engine.errors import ParameterError
 from engine.analysis.scale import prepare

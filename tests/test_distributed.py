@@ -26,7 +26,8 @@ from conftest import CEILING_S, ROOT
 from engine.config import AnalysisConfig
 from engine.run.distributed import dask_client
 from engine.errors import ParameterError, StoreError
-from engine.run.pipeline import InputFile, analyze, open_library
+from engine.records import InputFile
+from engine.run.pipeline import analyze, open_library
 from engine.store.core import Store
 
 #: Demo tracks the cluster analyses (a mix of lengths and codecs).
@@ -309,7 +310,7 @@ def test_a_library_at_an_s3_url_is_listed_fetched_and_analysed(client, s3, demo_
     import s3fs
 
     from engine.audio.decode import file_digest
-    from engine.run.pipeline import collect_inputs
+    from engine.run.inputs import collect_inputs
 
     fs = s3fs.S3FileSystem(**s3)
     fs.put_file(str(demo_dir / "tt1.ogg"), f"{BUCKET}/music/a/tt1.ogg")
@@ -329,7 +330,7 @@ def test_a_library_at_an_s3_url_is_listed_fetched_and_analysed(client, s3, demo_
 
 
 def test_an_unreachable_input_url_is_a_clear_error():
-    from engine.run.pipeline import collect_inputs
+    from engine.run.inputs import collect_inputs
 
     with pytest.raises(ParameterError, match="cannot list nosuchprotocol://x"):
         collect_inputs(["nosuchprotocol://x/"])

@@ -14,6 +14,7 @@ from engine.neural import embed, musicnn
 from engine.neural.tags import cluster_tags, describe_clusters
 from engine.config import EmbedConfig
 from engine.errors import ParameterError
+from engine.records import PieceEmbeddings
 
 DEMO = Path(__file__).resolve().parents[1] / "demo"
 REF_INPUTS = Path(__file__).resolve().parent / "data" / "musicnn" / "inputs.npz"
@@ -32,7 +33,7 @@ def tt1_16k() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def tt1_musicnn(tt1_16k) -> embed.PieceEmbeddings:
+def tt1_musicnn(tt1_16k) -> PieceEmbeddings:
     return embed.embed(tt1_16k, sample_rate=16_000, config=EmbedConfig(batch_size=4), track_id="tt1")
 
 

@@ -49,8 +49,12 @@ def test_surrogate_is_faithful_and_finds_the_signal(informative):
         assert ex.ranking(c)[0][0] == "signal"
     assert ex.shap_values.shape == (300, 4, 3)
     assert ex.importance.shape == (3, 4)
-    frame = ex.importance_frame()
-    assert list(frame.index) == ["0", "1", "2", "all"]
+    # the rankings the app shows read the mean |SHAP| overall and per cluster, highest first
+    assert [v for _, v in ex.ranking()] == sorted(ex.global_importance.tolist(), reverse=True)
+    for j, c in enumerate(ex.clusters):
+        assert [v for _, v in ex.ranking(c)] == sorted(ex.importance[j].tolist(), reverse=True)
+    with pytest.raises(ParameterError, match="no cluster 7"):
+        ex.ranking(7)
 
 
 def test_shap_values_add_up_to_the_forest_probability(informative):

@@ -12,13 +12,8 @@ import soxr
 
 from engine.config import AggregateConfig, FrameConfig
 from engine.errors import ParameterError
-from engine.describe.features import (
-    aggregate,
-    frame_feature_names,
-    frame_features,
-    section_features,
-    section_frame_bounds,
-)
+from engine.describe.aggregation import aggregate, section_frame_bounds
+from engine.describe.frames import frame_feature_names, frame_features
 from engine.records import FrameTable
 
 SR = 44_100
@@ -185,9 +180,7 @@ def test_reaggregating_stored_frames_equals_direct(seconds, clips, computed):
     end = np.minimum(start + seconds, frames.duration_s)
     for cfg in (AggregateConfig(), AggregateConfig(statistic="mean", with_std=True, zcr="sum")):
         again, names = aggregate(restored, start, end, config=cfg)
-        direct, direct_names = section_features(
-            y, start, end, sample_rate=SR, frame_config=CFG, aggregate_config=cfg
-        )
+        direct, direct_names = aggregate(frame_features(y, sample_rate=SR, config=CFG), start, end, config=cfg)
         assert names == direct_names
         np.testing.assert_allclose(again, direct, rtol=1e-6, atol=1e-9)
         # and the vectorised aggregation equals a plain loop over sections
@@ -202,6 +195,30 @@ def test_reaggregating_stored_frames_equals_direct(seconds, clips, computed):
             np.testing.assert_allclose(again[i, :n], row, rtol=1e-10, atol=1e-9)
             if cfg.with_std:
                 np.testing.assert_allclose(again[i, n:], block.std(axis=0), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("clip", ["tt1", "track3-90s"])
+def test_tuning_estimate_equals_librosa(clip, clips, monkeypatch):
+    """The hand-written tuning estimate (piptrack peaks gathered block by block) is librosa's, exactly.
+
+    chroma_stft estimates its tuning as ``estimate_tuning(S=|stft|**2, sr=sr,
+    bins_per_octave=n_chroma)``; ours is computed from each block's peaks and
+    handed to librosa's chroma filterbank.
+    """
+    import engine.describe.frames as frames_module
+
+    y = clips[clip]
+    used = set()
+    basis = frames_module._chroma_basis
+
+    def recording(config, tuning):
+        used.add(tuning)
+        return basis(config, tuning)
+
+    monkeypatch.setattr(frames_module, "_chroma_basis", recording)
+    frame_features(y, sample_rate=SR, config=CFG)
+    power = np.abs(librosa.stft(y, n_fft=CFG.n_fft, hop_length=CFG.hop_length)) ** 2
+    assert used == {librosa.estimate_tuning(S=power, sr=SR, bins_per_octave=CFG.n_chroma)}
 
 
 # --------------------------------------------------------------------------
@@ -350,13 +367,13 @@ def test_invalid_audio():
 
 def test_compiled_kernels_match_their_python_source(rng):
     """numba must not change the arithmetic (no fused multiply-adds, float32 stays float32)."""
-    from engine.describe.features import _kernels, _pitch_candidates, _rolloff_bins
+    from engine.describe._kernels import kernels as compiled_kernels, moments, pitch_candidates, rolloff_bins
 
-    kernels = _kernels()
+    kernels = compiled_kernels()
     mag = (rng.random((7, 300)) ** 4).astype(np.float32)  # 7 rows: the 4-row path and the remainder
     compiled, python = np.empty(7, np.int64), np.empty(7, np.int64)
     kernels.rolloff(mag, np.float32(0.85), compiled, np.empty_like(mag))
-    _rolloff_bins(mag, np.float32(0.85), python, np.empty_like(mag))
+    rolloff_bins(mag, np.float32(0.85), python, np.empty_like(mag))
     np.testing.assert_array_equal(compiled, python)
     running = np.cumsum(mag, axis=1)  # librosa's way
     np.testing.assert_array_equal(compiled, np.argmax(running >= np.float32(0.85) * running[:, -1:], axis=1))
@@ -364,10 +381,16 @@ def test_compiled_kernels_match_their_python_source(rng):
     power = np.square(mag)
     out = [(np.empty(7 * 300, np.float32), np.empty(7 * 300, np.float32)) for _ in range(2)]
     n1 = kernels.pitch_candidates(power, power.max(axis=1), 5, 200, SR, 2048, *out[0])
-    n2 = _pitch_candidates(power, power.max(axis=1), 5, 200, SR, 2048, *out[1])
+    n2 = pitch_candidates(power, power.max(axis=1), 5, 200, SR, 2048, *out[1])
     assert n1 == n2 > 20
     np.testing.assert_array_equal(out[0][0][:n1], out[1][0][:n2])
     np.testing.assert_array_equal(out[0][1][:n1], out[1][1][:n2])
+
+    freq = np.linspace(0.0, SR / 2, 300)
+    sums = [np.empty((7, 3)), np.empty((7, 3))]
+    kernels.moments(mag, freq, sums[0])
+    moments(mag, freq, sums[1])
+    np.testing.assert_allclose(sums[0], sums[1], rtol=1e-13)  # fastmath may reorder the float64 sums only
 
 
 def test_contrast_bands_beyond_nyquist_are_refused():

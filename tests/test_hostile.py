@@ -11,7 +11,8 @@ import pytest
 from engine.config import AnalysisConfig
 from engine.audio.decode import decode_file
 from engine.errors import DecodeError
-from engine.run.pipeline import analyze, collect_inputs
+from engine.run.inputs import collect_inputs
+from engine.run.pipeline import analyze
 from engine.store.core import Store
 from conftest import CEILING_S
 from hostile import CORPUS, SR, TWO_HOURS_S, build_corpus

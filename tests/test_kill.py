@@ -206,7 +206,8 @@ def test_leftovers_of_a_killed_write_are_never_read_as_data(tmp_path):
     track record was never written (frames are written first). Neither is a track."""
     import shutil
 
-    from engine.run.pipeline import analyze, collect_inputs
+    from engine.run.inputs import collect_inputs
+    from engine.run.pipeline import analyze
 
     crate = write_crate(tmp_path / "crate")
     for extra in sorted(crate.iterdir())[2:]:

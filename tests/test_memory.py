@@ -17,11 +17,11 @@ from hostile import wav_header
 from test_features import librosa_frames
 
 import engine.audio.decode as decode
-import engine.describe.features as features
+import engine.describe.frames as features
 from engine.config import DecodeConfig, FrameConfig
 from engine.audio.decode import decode_file
 from engine.errors import DecodeError
-from engine.describe.features import frame_features
+from engine.describe.frames import frame_features
 from engine.describe.rhythm import estimate_tempo
 
 SR = 44_100
@@ -94,6 +94,7 @@ def test_blocked_frames_equal_the_whole_track(monkeypatch):
     y[2 * SR : 3 * SR] = 0.0  # silence across a block edge (frames 172-258)
     y[-SR // 2 :] *= 1.8  # the loudest frames are in the last blocks
     monkeypatch.setattr(features, "_DELTA_BLOCK", 128)
+    monkeypatch.setattr(features, "_FRAME_BLOCK", 128)  # the STFT blocks this signal is built around
     frames = frame_features(y, sample_rate=SR, config=CFG)
     assert frames.values.shape[0] == n_frames
     ref = librosa_frames(y, SR, CFG)
@@ -275,7 +276,8 @@ def test_decoding_with_spill_holds_no_copy_of_the_signal(tmp_path):
 
 def test_analysing_a_track_over_the_hold_threshold_gives_the_same_sections(tmp_path):
     from engine.config import AnalysisConfig
-    from engine.run.pipeline import InputFile, analyze
+    from engine.records import InputFile
+    from engine.run.pipeline import analyze
     from engine.store.core import Store
 
     path = tmp_path / "long.wav"

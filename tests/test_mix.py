@@ -1,4 +1,4 @@
-"""Descriptors in the store, "mixes well with" suggestions and mix paths (engine/mixing/mix.py)."""
+"""Descriptors in the store, "mixes well with" suggestions and mix paths (engine/mixing/descriptors.py, suggestions.py, path.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from engine.config import AnalysisConfig, MixConfig, SegmentConfig
+from engine.describe.key import camelot_relation
 from engine.errors import ParameterError
 from engine.store.export import write_xspf
-from engine.mixing.mix import DESCRIPTOR_COLUMNS, MixTable, describe_store, mix_path, pair_components, suggest
-from engine.records import SectionTable
+from engine.mixing.descriptors import DESCRIPTOR_COLUMNS, describe_store
+from engine.mixing.path import mix_path
+from engine.mixing.suggestions import pair_components, suggest
+from engine.records import MixTable, SectionTable
 from engine.store.core import Store
 from tests.mix_support import demo_store
 
@@ -53,6 +56,7 @@ def test_pair_components_rules():
     assert p["tempo_factor"][2] == 2.0 and p["tempo_dev"][2] == pytest.approx(125 / 124 - 1)  # half time, played double
     assert bool(p["tempo_ok"][2]) and not bool(p["tempo_ok"][3])  # +12.9 % is outside 6 %
     assert list(p["key_relation"][:5]) == ["same", "+1", "relative", "same", "clash"]
+    assert list(p["key_relation"]) == [camelot_relation("8A", c) for c in t.descriptors["camelot"]]  # the describe stage's rule
     assert list(p["compatible"]) == [True, True, True, False, False]
     assert list(p["energy_step"]) == [0, 1, 0, 0, 3]
     assert np.all((p["score"] >= 0) & (p["score"] <= 1))
@@ -133,8 +137,8 @@ def test_suggestions_on_the_demo(demo, tmp_path):
 
 def test_a_track_shorter_than_four_seconds_still_gets_descriptors():
     from engine.config import FrameConfig
-    from engine.describe.features import frame_features
-    from engine.mixing.mix import describe_track
+    from engine.describe.frames import frame_features
+    from engine.mixing.descriptors import describe_track
     from tests.mix_support import SR, kicks
 
     t = describe_track(frame_features(kicks(128.0, 2.5), sample_rate=SR, config=FrameConfig()))

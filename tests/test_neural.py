@@ -10,7 +10,8 @@ from engine.analysis.cluster import cluster
 from engine.config import AnalysisConfig, ClusterConfig, EmbedConfig
 from engine.errors import ParameterError
 from engine.neural.tables import cluster_gradcam, embedding_table, piece_inputs, piece_seconds
-from engine.run.pipeline import analyze, embed_library
+from engine.run.embedding import embed_library
+from engine.run.pipeline import analyze
 from engine.store.core import Store
 
 

@@ -11,9 +11,12 @@ import soundfile as sf
 import engine.run.pipeline as pipeline
 from engine.config import AnalysisConfig, FrameConfig, SegmentConfig, preset
 from engine.audio.decode import decode_file
-from engine.describe.features import section_features
+from engine.describe.aggregation import aggregate
+from engine.describe.frames import frame_features
 from engine.describe.sections import sections_from_frames
-from engine.run.pipeline import InputFile, analyze, collect_inputs
+from engine.records import InputFile
+from engine.run.inputs import collect_inputs
+from engine.run.pipeline import analyze
 from engine.store.core import Store
 
 SHORT = ("tt1.ogg", "tt2.ogg", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")
@@ -91,13 +94,11 @@ def test_stored_frames_aggregate_like_the_direct_path(analysed, demo_dir, second
     frames = store.get_frames(track.track_id, config.frames.digest())
     via_store = sections_from_frames(frames, track.name, config=config)
     audio = decode_file(demo_dir / track.name)
-    direct, names = section_features(
-        audio.y,
+    direct, names = aggregate(
+        frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames),
         via_store.meta.start_s.to_numpy(),
         via_store.meta.end_s.to_numpy(),
-        sample_rate=audio.sample_rate,
-        frame_config=config.frames,
-        aggregate_config=config.aggregate,
+        config=config.aggregate,
     )
     assert names == via_store.names
     # Both paths compute float32 frames through float32 matrix products (mel filter bank,
@@ -284,7 +285,8 @@ def test_workers_never_rerun_the_callers_main_script(tmp_path, short_dir):
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from engine.run.pipeline import analyze, collect_inputs\n"
+        "from engine.run.inputs import collect_inputs\n"
+        "from engine.run.pipeline import analyze\n"
         "from engine.store.core import Store\n"
         "print('page ran', flush=True)\n"
         f"r = analyze(collect_inputs([{str(short_dir)!r}])[0], store=Store({str(tmp_path / 's')!r}), jobs=2)\n"

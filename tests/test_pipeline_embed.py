@@ -7,10 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-import engine.run.pipeline as pipeline
+import engine.run.embedding as embedding
 from engine.config import AnalysisConfig, EmbedConfig, SegmentConfig
 from engine.errors import ModelError
-from engine.run.pipeline import analyze, collect_inputs, embed_library
+from engine.run.embedding import embed_library
+from engine.run.inputs import collect_inputs
+from engine.run.pipeline import analyze
 from engine.store.core import Store
 
 
@@ -45,7 +47,7 @@ def test_cached_embeddings_decode_nothing_and_follow_a_new_section_length(librar
     def boom(*a, **k):
         raise AssertionError("decoded although the store holds the embeddings")
 
-    monkeypatch.setattr(pipeline, "decode_file", boom)
+    monkeypatch.setattr(embedding, "decode_file", boom)
     again = embed_library(store, ids, analysis=AnalysisConfig())
     assert np.array_equal(again.values, first.values)
     ten = embed_library(store, ids, analysis=AnalysisConfig(segment=SegmentConfig(section_seconds=10)))
@@ -98,7 +100,7 @@ def test_run_time_settings_reuse_the_stored_embeddings(library, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded although only run-time settings changed")
 
-    monkeypatch.setattr(pipeline, "decode_file", boom)
+    monkeypatch.setattr(embedding, "decode_file", boom)
     again = embed_library(store, ids, analysis=AnalysisConfig(), config=EmbedConfig(batch_size=7, device="cpu"))
     assert np.array_equal(again.values, first.values)
     assert EmbedConfig(batch_size=7, device="cpu", weights_path="/elsewhere").cache_digest() == EmbedConfig().cache_digest()

@@ -15,6 +15,7 @@ import pytest
 from conftest import CEILING_S, ROOT
 from engine.config import ClusterConfig
 from engine.errors import ParameterError, StoreError
+from engine.analysis.compare import knn_evaluate_reviews
 from engine.store.reviews import ReviewStore, agreement_table
 from engine.store.tables import table_from_frame
 
@@ -228,7 +229,7 @@ def _twin_table(rng, n_songs=12, per_track=4):
     return table_from_frame(frame)
 
 
-def test_evaluate_labels_holds_versions_out_together(tmp_path):
+def test_knn_on_reviewers_labels_holds_versions_out_together(tmp_path):
     store = ReviewStore(tmp_path / "r.sqlite")
     table = _twin_table(np.random.default_rng(3))
     meta = table.meta
@@ -238,32 +239,32 @@ def test_evaluate_labels_holds_versions_out_together(tmp_path):
         _judge(store, track_id=row.track_id, name=row.name, section=int(row.section), verdict="wrong",
                label=label_of[row.name[:6]])
     config = ClusterConfig(features=("a", "b", "c"), dedupe=False)
-    leaky = store.evaluate_labels(table, config_digest=DIGEST, config=config)
+    leaky = knn_evaluate_reviews(table, store, config_digest=DIGEST, config=config)
     assert leaky.n_groups == 24 and leaky.accuracy > 0.95  # each song's twin version was in training
     versions = dict(zip(meta["track_id"], song))
-    honest = store.evaluate_labels(table, config_digest=DIGEST, versions=versions, config=config)
+    honest = knn_evaluate_reviews(table, store, config_digest=DIGEST, versions=versions, config=config)
     assert honest.n_groups == 12 and honest.n_sections == len(meta)
     assert honest.accuracy < 0.7
 
 
-def test_evaluate_labels_with_too_few_labels_says_why(tmp_path):
+def test_knn_on_reviewers_labels_with_too_few_labels_says_why(tmp_path):
     store = ReviewStore(tmp_path / "r.sqlite")
     table = _twin_table(np.random.default_rng(4), n_songs=3)
     config = ClusterConfig(features=("a", "b", "c"), dedupe=False)
     meta = table.meta
     with pytest.raises(ParameterError, match="no section has a label a reviewer gave"):
-        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+        knn_evaluate_reviews(table, store, config_digest=DIGEST, config=config)
     for row in meta.itertuples(index=False):  # every section judged right: still no label of the reviewers' own
         _judge(store, track_id=row.track_id, section=int(row.section), verdict="right")
     with pytest.raises(ParameterError, match="no section has a label a reviewer gave"):
-        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+        knn_evaluate_reviews(table, store, config_digest=DIGEST, config=config)
     first = meta.iloc[0]
     _judge(store, track_id=first.track_id, section=int(first.section), verdict="wrong", label="intro")
     with pytest.raises(ParameterError, match="only one label"):
-        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+        knn_evaluate_reviews(table, store, config_digest=DIGEST, config=config)
     _judge(store, track_id=first.track_id, section=int(meta.iloc[1].section), verdict="wrong", label="drop")
     with pytest.raises(ParameterError, match="only 1 song"):
-        store.evaluate_labels(table, config_digest=DIGEST, config=config)
+        knn_evaluate_reviews(table, store, config_digest=DIGEST, config=config)
 
 
 def test_a_file_of_another_schema_is_refused(tmp_path):

@@ -8,20 +8,19 @@ import pytest
 
 from engine.config import FrameConfig
 from engine.errors import ParameterError
-from engine.describe.features import frame_features
-from engine.mixing.mix import describe_store
-from engine.describe.rhythm import beat_grid, energy_of, estimate_tempo, onset_envelope
+from engine.describe.frames import frame_features
+from engine.mixing.descriptors import describe_store
+from engine.describe.rhythm import beat_grid, energy_of, estimate_tempo
 from engine.store.core import Store
-from tests.mix_support import FRAME_RATE, SR, clicks, demo_store, kicks
+from tests.mix_support import FRAME_RATE, SR, clicks, demo_store, envelopes, kicks
 
 # Known tempi across the dance range, off the onset-lag grid on purpose.
 BPMS = (85.0, 90.37, 97.3, 104.6, 112.0, 118.8, 123.45, 128.6, 133.2, 140.0, 143.6, 150.9, 158.2, 165.0, 172.7, 179.5)
 
 
 def _tempo(y, **kw):
-    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0]
-    o = onset_envelope(y, sample_rate=SR)
-    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms[: len(o)], **kw)
+    o, rms = envelopes(y)
+    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms, **kw)
 
 
 @pytest.mark.parametrize("make", [clicks, kicks], ids=["clicks", "kicks"])
@@ -29,7 +28,7 @@ def test_tempo_within_half_a_bpm_across_85_to_180(make):
     errors = np.array([_tempo(make(bpm)).bpm - bpm for bpm in BPMS])
     assert np.all(np.abs(errors) <= 0.5), dict(zip(BPMS, np.round(errors, 3)))
     # librosa's own estimate is quantised to the lag grid: ours must beat it on average.
-    lag_grid = [float(librosa.feature.tempo(onset_envelope=onset_envelope(make(b), sample_rate=SR), sr=SR, hop_length=512)[0]) for b in BPMS[:4]]
+    lag_grid = [float(librosa.feature.tempo(onset_envelope=envelopes(make(b))[0], sr=SR, hop_length=512)[0]) for b in BPMS[:4]]
     assert np.mean(np.abs(errors[:4])) < np.mean(np.abs(np.array(lag_grid) - np.array(BPMS[:4])))
 
 

@@ -15,10 +15,14 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
-from engine.analysis.cluster import LARGE_ROWS, MINIBATCH_SIZE, choose_k, cluster, summarize
+from engine.analysis.cluster import LARGE_ROWS, cluster, summarize
+from engine.analysis.methods import MINIBATCH_SIZE
+from engine.analysis.sweep import choose_k
 from engine.config import ClusterConfig, MixConfig
 from engine.errors import ParameterError
-from engine.mixing.mix import DESCRIPTOR_COLUMNS, MixTable, _graph, mix_path
+from engine.mixing.descriptors import DESCRIPTOR_COLUMNS
+from engine.mixing.path import _graph, mix_path
+from engine.records import MixTable
 from engine.analysis.scale import prepare
 from engine.analysis.project import project
 from engine.records import SectionTable

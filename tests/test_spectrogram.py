@@ -1,9 +1,10 @@
-"""Reading one section of a file, and log-frequency spectrograms."""
+"""Reading one section of a file, log-frequency spectrograms, and the one STFT they are made with."""
 
 from __future__ import annotations
 
 import io
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -11,6 +12,7 @@ import soundfile as sf
 from engine.audio.decode import decode_file
 from engine.errors import DecodeError, ParameterError
 from engine.audio.spectrogram import clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
+from engine.audio.stft import frame_count, frame_samples, power_blocks, spectrum
 
 
 def test_read_section_matches_a_full_decode(demo_files):
@@ -77,3 +79,31 @@ def test_section_spectrogram_of_a_demo_track(demo_files):
     spec = section_spectrogram(path, start_s=30, end_s=45, hop_length=1024)
     assert spec.times_s[-1] == pytest.approx(15.0, abs=0.1)
     assert np.isfinite(spec.db).all()
+
+
+# --------------------------------------------------------------------------
+# The one STFT (engine.audio.stft)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_fft", "hop", "block"), [(2048, 512, 7), (512, 256, 4096), (1024, 441, 3)])
+def test_blocked_stft_equals_librosa_on_the_whole_signal(rng, n_fft, hop, block):
+    """Every block's power equals librosa.stft's of the whole centred signal, bit for bit."""
+    y = (0.3 * rng.standard_normal(20 * hop + 123)).astype(np.float32)
+    whole = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant")) ** 2
+    assert whole.shape[1] == frame_count(y.size, hop_length=hop)
+    got = np.concatenate([p for _, p in power_blocks(y, n_fft=n_fft, hop_length=hop, block=block)])
+    np.testing.assert_array_equal(got, whole.T)
+    starts = [a for a, _ in power_blocks(y, n_fft=n_fft, hop_length=hop, block=block)]
+    assert starts == list(range(0, whole.shape[1], block))
+
+
+def test_frame_samples_pad_with_zeros_or_edges():
+    y = np.arange(1.0, 11.0, dtype=np.float32)  # 10 samples
+    lo, seg = frame_samples(y, 0, 2, n_fft=4, hop_length=3)  # frames centred on 0 and 3
+    assert lo == -2 and seg.tolist() == [0, 0, 1, 2, 3, 4, 5]
+    lo, seg = frame_samples(y, 3, 4, n_fft=4, hop_length=3, edge=True)  # centred on 9: past the end
+    assert lo == 7 and seg.tolist() == [8, 9, 10, 10]
+    assert spectrum(np.zeros(8, np.float32), n_fft=4, hop_length=2).shape == (3, 3)
+    with pytest.raises(ParameterError, match="block"):
+        next(power_blocks(y, n_fft=4, hop_length=2, block=0))

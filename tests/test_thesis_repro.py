@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import CEILING_S
-from engine.analysis.cluster import choose_k, cluster, cluster_preset
+from engine.analysis.cluster import cluster, cluster_preset
+from engine.analysis.sweep import choose_k
 from engine.config import THESIS_FEATURES
 from engine.analysis.project import project
 

@@ -7,8 +7,18 @@ import pytest
 
 from engine.config import FrameConfig, MixConfig
 from engine.errors import ParameterError
-from engine.describe.features import frame_features
-from engine.describe.key import PROFILES, camelot, camelot_relation, estimate_key, key_name, parse_camelot, section_chroma
+from engine.describe.frames import frame_features
+from engine.describe.key import (
+    CAMELOT_RELATIONS,
+    PROFILES,
+    camelot,
+    camelot_relation,
+    camelot_relation_index,
+    estimate_key,
+    key_name,
+    parse_camelot,
+    section_chroma,
+)
 from tests.mix_support import SR, progression
 
 # The Camelot wheel as DJ software prints it.
@@ -39,6 +49,12 @@ def test_camelot_rules():
     assert camelot_relation("8A", "10A") == "+2"
     assert camelot_relation("8A", "9B") == "clash" and camelot_relation("8A", "2A") == "clash"
     assert parse_camelot(" 11b ") == (11, "B")
+    # The array form is the same rule, pair by pair.
+    codes = [f"{n}{letter}" for n in range(1, 13) for letter in "AB"]
+    nums, letters = np.array([parse_camelot(c)[0] for c in codes]), np.array([parse_camelot(c)[1] for c in codes])
+    table = camelot_relation_index(nums[:, None], letters[:, None], nums[None, :], letters[None, :])
+    assert table.shape == (24, 24)
+    assert [[CAMELOT_RELATIONS[i] for i in row] for row in table] == [[camelot_relation(a, b) for b in codes] for a in codes]
     with pytest.raises(ParameterError, match="Camelot"):
         parse_camelot("13A")
 
@@ -66,7 +82,7 @@ def test_chord_progressions_in_all_24_keys(chords, profile):
 
 def test_strength_and_confidence(chords):
     k = estimate_key(chords[(9, "minor")])
-    assert k.name == "A minor" and k.camelot == "8A"
+    assert key_name(k.tonic, k.mode) == "A minor" and camelot(k.tonic, k.mode) == "8A"
     assert 0.5 < k.strength <= 1.0 and 0.0 < k.confidence <= 1.0
     flat = estimate_key(np.ones(12))
     assert flat.strength == 0.0 and flat.confidence == 0.0

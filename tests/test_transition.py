@@ -10,17 +10,16 @@ import pytest
 import soundfile as sf
 
 from engine.errors import ParameterError
-from engine.describe.rhythm import estimate_tempo, onset_envelope
+from engine.describe.rhythm import estimate_tempo
 from engine.mixing.transition import render_transition, time_stretch, to_wav_bytes
-from tests.mix_support import FRAME_RATE, SR, kicks
+from tests.mix_support import FRAME_RATE, SR, envelopes, kicks
 
 BPM_A, BPM_B = 124.0, 130.0
 
 
 def _tempo(y):
-    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0]
-    o = onset_envelope(y, sample_rate=SR)
-    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms[: len(o)])
+    o, rms = envelopes(y)
+    return estimate_tempo(o, frame_rate=FRAME_RATE, accent=rms)
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +103,19 @@ def test_errors(pair):
         _render(pair, crossfade_bars=0)
     with pytest.raises(ParameterError, match="stretch rate"):
         time_stretch(a, sample_rate=SR, rate=3.0)
+
+
+@pytest.mark.parametrize("bpm_a, bars", [(124.0, (2, 2, 1)), (124.0, (1, 3, 1))])
+def test_bar_lengths_rounded_apart_still_render(pair, bpm_a, bars):
+    # At 124 BPM, round(lead + crossfade) samples is one less than round(lead) + round(crossfade):
+    # the crossfade passes A's span by a sample, and A's fade-out stops at its end.
+    a, b, _, _ = pair
+    lead, crossfade, tail = bars
+    tr = render_transition(
+        a, b, sample_rate=SR, bpm_a=bpm_a, first_beat_a=0.2, bpm_b=BPM_B, first_beat_b=0.3,
+        crossfade_bars=crossfade, lead_bars=lead, tail_bars=tail, stretcher="phase-vocoder",
+    )  # fmt: skip
+    bar = 4 * 60.0 / bpm_a
+    assert len(tr.audio) == round((lead + crossfade + tail) * bar * SR)
+    assert int(round(tr.crossfade_end_s * SR)) == round(lead * bar * SR) + round(crossfade * bar * SR)
+    assert np.all(np.isfinite(tr.audio)) and np.max(np.abs(tr.audio)) <= 0.98 + 1e-6

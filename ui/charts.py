@@ -190,9 +190,26 @@ def cluster_scatter(
     drawn = map_rows(len(frame), placed=placed, max_points=max_points, seed=seed, keep=keep)
     if len(drawn) < int(placed.sum()):
         fig.add_trace(_density(points[placed], name=f"density of every {what.split()[0]}"))
-    full_points = points
-    frame, points = frame.iloc[drawn], points[drawn]
-    labels = frame["cluster"].to_numpy()
+    for trace in _cluster_traces(frame.iloc[drawn], points[drawn], what=what):
+        fig.add_trace(trace)
+    if centroids is not None and len(centroids):
+        fig.add_trace(_centre_trace(centroids))
+    if focus_row is not None and 0 <= focus_row < len(points) and placed[focus_row]:
+        fig.add_trace(_focus_trace(points[focus_row], focus_row))
+    xt, yt = axis_titles(method, explained)
+    fig.update_xaxes(title_text=xt, zeroline=False)
+    fig.update_yaxes(title_text=yt, zeroline=False)
+    fig.update_layout(dragmode="zoom")  # a click selects only in zoom or pan mode; box and lasso are in the toolbar
+    _layout(fig, title=title, height=560)
+    fig.update_layout(
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "title": {"text": ""}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 70},
+    )
+    return fig
+
+
+def _hover_data(frame: pd.DataFrame) -> np.ndarray:
+    """Per point: row, name, section, time span, cluster and a tempo/key/energy line ("" when unknown)."""
     when = [f"{mmss(a)}–{mmss(b)}" for a, b in zip(frame["start_s"], frame["end_s"])]
     # tempo, key and energy, when the page added them (ui.mix.add_descriptors)
     if {"bpm", "camelot", "key_short", "energy_level"} <= set(frame.columns):
@@ -202,13 +219,21 @@ def cluster_scatter(
         ]
     else:
         dj = [""] * len(frame)
-    custom = np.column_stack(
+    labels = frame["cluster"].to_numpy()
+    return np.column_stack(
         [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels, np.array(dj)]
     )
+
+
+def _cluster_traces(frame: pd.DataFrame, points: np.ndarray, *, what: str) -> list[go.Scattergl]:
+    """One marker trace per cluster of the drawn points."""
+    labels = frame["cluster"].to_numpy()
+    custom = _hover_data(frame)
     size = 9 if len(frame) <= 5_000 else 5  # many points: smaller, unringed markers
+    traces = []
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
-        fig.add_trace(
+        traces.append(
             go.Scattergl(
                 x=points[idx, 0],
                 y=points[idx, 1],
@@ -223,47 +248,40 @@ def cluster_scatter(
                 ),
             )
         )
-    if centroids is not None and len(centroids):
-        ok = np.isfinite(centroids).all(axis=1)
-        ids = np.flatnonzero(ok)
-        fig.add_trace(
-            go.Scatter(
-                x=centroids[ok, 0],
-                y=centroids[ok, 1],
-                mode="markers",
-                name="cluster centres",
-                marker={
-                    "symbol": "x",
-                    "size": 16,
-                    "color": [cluster_colour(int(c)) for c in ids],
-                    "line": {"width": 2, "color": "#fff"},
-                },
-                customdata=np.column_stack([np.full(len(ids), -1), ids]),
-                hovertemplate="centre of cluster %{customdata[1]}<extra></extra>",
-            )
-        )
-    if focus_row is not None and 0 <= focus_row < len(full_points) and placed[focus_row]:
-        fig.add_trace(
-            go.Scatter(
-                x=[full_points[focus_row, 0]],
-                y=[full_points[focus_row, 1]],
-                mode="markers",
-                name="playing",
-                marker={"symbol": "circle-open", "size": 22, "color": "#ffffff", "line": {"width": 3}},
-                customdata=[[focus_row, "", "", "", ""]],
-                hoverinfo="skip",
-            )
-        )
-    xt, yt = axis_titles(method, explained)
-    fig.update_xaxes(title_text=xt, zeroline=False)
-    fig.update_yaxes(title_text=yt, zeroline=False)
-    fig.update_layout(dragmode="zoom")  # a click selects only in zoom or pan mode; box and lasso are in the toolbar
-    _layout(fig, title=title, height=560)
-    fig.update_layout(
-        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "title": {"text": ""}},
-        margin={"l": 10, "r": 10, "t": 50, "b": 70},
+    return traces
+
+
+def _centre_trace(centroids: np.ndarray) -> go.Scatter:
+    """The cluster centres that have a position, as crosses in their clusters' colours."""
+    ok = np.isfinite(centroids).all(axis=1)
+    ids = np.flatnonzero(ok)
+    return go.Scatter(
+        x=centroids[ok, 0],
+        y=centroids[ok, 1],
+        mode="markers",
+        name="cluster centres",
+        marker={
+            "symbol": "x",
+            "size": 16,
+            "color": [cluster_colour(int(c)) for c in ids],
+            "line": {"width": 2, "color": "#fff"},
+        },
+        customdata=np.column_stack([np.full(len(ids), -1), ids]),
+        hovertemplate="centre of cluster %{customdata[1]}<extra></extra>",
     )
-    return fig
+
+
+def _focus_trace(point: np.ndarray, focus_row: int) -> go.Scatter:
+    """A ring around the section being listened to."""
+    return go.Scatter(
+        x=[point[0]],
+        y=[point[1]],
+        mode="markers",
+        name="playing",
+        marker={"symbol": "circle-open", "size": 22, "color": "#ffffff", "line": {"width": 3}},
+        customdata=[[focus_row, "", "", "", ""]],
+        hoverinfo="skip",
+    )
 
 
 def k_choice(sweep, *, current_k: int) -> go.Figure:

@@ -24,15 +24,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.analysis.cluster import ClusterResult, KSweep, choose_k, cluster, summarize
+from engine.analysis.cluster import cluster, summarize
 from engine.config import AnalysisConfig, ClusterConfig
-from engine.analysis.explain import Explanation, explain
+from engine.analysis.explain import explain
 from engine.analysis.scale import correlation_report, prepare
-from engine.analysis.project import Projection, project
-from engine.records import SectionTable
-from engine.analysis.similar import Neighbours, SectionIndex, nearest_sections
+from engine.analysis.project import project
+from engine.analysis.similar import SectionIndex, nearest_sections
 from engine.analysis.songs import version_groups
-from engine.audio.spectrogram import DRAW_SAMPLE_RATE, Spectrogram, clip_to_wav, read_section, section_spectrogram
+from engine.analysis.sweep import choose_k
+from engine.audio.spectrogram import DRAW_SAMPLE_RATE, clip_to_wav, read_section, section_spectrogram
+from engine.records import ClusterResult, Explanation, KSweep, Neighbours, Projection, SectionTable, Spectrogram
 
 from .library import Library
 

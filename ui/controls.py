@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pandas as pd
 import streamlit as st
 
-from engine.analysis.cluster import METHOD_METRICS
-from engine.config import PRESETS, THESIS_FEATURES, ClusterConfig
+from engine.analysis.methods import METHOD_METRICS
+from engine.config import PRESETS, THESIS_FEATURES, AnalysisConfig, ClusterConfig
 from engine.errors import EngineError
+from engine.records import ClusterResult, SectionTable
 
-from . import charts, state
+from . import charts, compute, state
 from .compute import K_MAX
+from .library import Library, require_library
 
 METHODS = {
     "kmeans": "K-Means",
@@ -162,6 +165,20 @@ def cluster_config(names: tuple[str, ...], n_rows: int, *, prefix: str = "") -> 
         fail(exc)
 
 
+def clustered_library(*, heading: str = "Clustering") -> tuple[Library, AnalysisConfig, SectionTable, ClusterConfig, ClusterResult]:
+    """What a clustering page starts from: the library, its analysis, its representative sections, the
+    clustering controls' config and the clustering (the page stops with the error when it cannot be made)."""
+    analysed = require_library()
+    library, analysis = analysed.library, analysed.config
+    table = compute.model_table(library, analysis)
+    config = cluster_controls(table.names, len(table), heading=heading)
+    try:
+        result = compute.clustering(library, analysis, config)
+    except EngineError as exc:
+        fail(exc)
+    return library, analysis, table, config, result
+
+
 def cluster_controls(names: tuple[str, ...], n_rows: int, *, prefix: str = "", heading: str = "Clustering") -> ClusterConfig:
     """Method, k, distance, scaler (and, for features, the feature set) in the sidebar; returns the config."""
     if n_rows < 3:
@@ -287,6 +304,17 @@ def section_picker(frame: pd.DataFrame, *, focus: str, label: str = "Or pick a s
         on_change=changed,
     )
     return current
+
+
+def section_map(fig, *, key: str, focus: str, frame: pd.DataFrame) -> None:
+    """Draw a map of sections where clicking, box or lasso selection focuses a section (:func:`on_chart_select`)."""
+    st.plotly_chart(
+        fig,
+        key=key,
+        on_select=functools.partial(on_chart_select, key, focus, frame),
+        selection_mode=("points", "box", "lasso"),
+        config={"displaylogo": False},
+    )
 
 
 def on_chart_select(chart_key: str, focus: str, frame: pd.DataFrame) -> None:

@@ -33,6 +33,10 @@ def _safe(build: Callable[[], bytes]) -> Callable[[], bytes]:
     return run
 
 
+#: The playlist buttons: format, label, MIME type.
+_PLAYLISTS = (("xspf", "Playlist for VLC (XSPF)", "application/xspf+xml"), ("m3u", "Playlist (M3U)", "audio/x-mpegurl"))
+
+
 def playlist_buttons(sections: pd.DataFrame, *, digest: str, title: str, stem: str, key: str, table_digest: str = "") -> None:
     """XSPF and M3U playlists of ``sections`` (rows with name, section, start_s, end_s, path).
 
@@ -42,25 +46,16 @@ def playlist_buttons(sections: pd.DataFrame, *, digest: str, title: str, stem: s
     frame.attrs["config_digest"] = digest
     if table_digest:
         frame.attrs["table_digest"] = table_digest
-    a, b = st.columns(2)
-    a.download_button(
-        "Playlist for VLC (XSPF)",
-        data=_safe(lambda: _via_file(lambda p: export.write_xspf(frame, p, title=title), ".xspf")),
-        file_name=f"{stem}.xspf",
-        mime="application/xspf+xml",
-        key=f"{key}_xspf",
-        icon=":material/playlist_play:",
-        on_click="ignore",
-    )
-    b.download_button(
-        "Playlist (M3U)",
-        data=_safe(lambda: _via_file(lambda p: export.write_m3u(frame, p, title=title), ".m3u")),
-        file_name=f"{stem}.m3u",
-        mime="audio/x-mpegurl",
-        key=f"{key}_m3u",
-        icon=":material/playlist_play:",
-        on_click="ignore",
-    )
+    for column, (fmt, label, mime) in zip(st.columns(2), _PLAYLISTS):
+        column.download_button(
+            label,
+            data=_safe(lambda fmt=fmt: _via_file(lambda p: export.write_playlist(frame, p, format=fmt, title=title), f".{fmt}")),
+            file_name=f"{stem}.{fmt}",
+            mime=mime,
+            key=f"{key}_{fmt}",
+            icon=":material/playlist_play:",
+            on_click="ignore",
+        )
 
 
 def table_button(data, *, label: str, file_name: str, key: str) -> None:

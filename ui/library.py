@@ -30,9 +30,11 @@ import streamlit as st
 from engine.config import AnalysisConfig, preset
 from engine.audio.decode import is_audio_name
 from engine.errors import EngineError
-from engine.run.pipeline import DEMO_DIR, InputFile, Progress, analyze, collect_inputs, open_library
-from engine.records import BatchResult
-from engine.store.core import Store, env_storage_options
+from engine.records import BatchResult, InputFile, Progress
+from engine.run.inputs import collect_inputs
+from engine.run.pipeline import DEMO_DIR, analyze, open_library
+from engine.store.core import Store
+from engine.store.urls import env_storage_options
 
 from . import state
 

@@ -19,9 +19,12 @@ import streamlit as st
 
 from engine.config import AnalysisConfig, MixConfig
 from engine.errors import EngineError
-from engine.mixing.mix import MixPath, MixTable, Suggestions, describe_store, mix_path, suggest
 from engine.describe.key import parse_camelot
+from engine.mixing.descriptors import describe_store
+from engine.mixing.path import mix_path
+from engine.mixing.suggestions import suggest
 from engine.mixing.transition import to_wav_bytes, transition_from_store
+from engine.records import MixPath, MixTable, Suggestions
 
 from .library import Library
 

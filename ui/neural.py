@@ -4,7 +4,7 @@ Caching decisions, written where they are made:
 
 * the network is loaded once per process and config (``st.cache_resource``:
   a torch module is not data to copy);
-* embeddings live in the store (``engine.run.pipeline.embed_library`` writes
+* embeddings live in the store (``engine.run.embedding.embed_library`` writes
   them per track, keyed on the model config and the weights' hash); the app
   only computes them when the user asks, because they take minutes on a CPU;
 * tables, clusterings and projections of them are cached per (library,
@@ -13,14 +13,15 @@ Caching decisions, written where they are made:
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
-from engine.analysis.cluster import ClusterResult, cluster
+from engine.analysis.cluster import cluster
 from engine.config import AnalysisConfig, ClusterConfig, EmbedConfig
 from engine.errors import EngineError, ModelError
-from engine.neural.tables import EmbeddingTable, cluster_gradcam, embedding_table
-from engine.analysis.project import Projection
-from engine.records import PieceTable
+from engine.neural.tables import cluster_gradcam, embedding_table
+from engine.records import ClusterResult, EmbeddingTable, PieceTable, Projection
 from engine.store.core import pieces_key
 
 from . import compute
@@ -72,7 +73,7 @@ def missing_tracks(library: Library, config: EmbedConfig) -> list[str]:
 
 def compute_embeddings(library: Library, analysis: AnalysisConfig, config: EmbedConfig, *, minutes: float) -> None:
     """Embed the library's tracks into the store, with live progress (once; later calls read the store)."""
-    from engine.run.pipeline import embed_library
+    from engine.run.embedding import embed_library
 
     errors = []
     with st.status(f"Listening with {MODELS[config.model]}: {len(library)} tracks, about {minutes:.0f} minutes of audio", expanded=True) as status:
@@ -99,12 +100,11 @@ def compute_embeddings(library: Library, analysis: AnalysisConfig, config: Embed
 @st.cache_data(max_entries=4, show_spinner=False)
 def pieces(library: Library, analysis: AnalysisConfig, config: EmbedConfig) -> PieceTable:
     """The library's stored piece embeddings (names as the user gave them)."""
-    from engine.run.pipeline import embed_library
+    from engine.run.embedding import embed_library
 
     table = embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config)
     names = dict(zip(library.track_ids, library.names))
-    table.meta["name"] = table.meta["track_id"].map(names)
-    return table
+    return dataclasses.replace(table, meta=table.meta.assign(name=table.meta["track_id"].map(names)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

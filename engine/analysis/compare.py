@@ -15,12 +15,14 @@ equality, which means nothing: cluster ids are arbitrary. Here:
 a-priori song groups, or expert labels from the app) with folds grouped by
 song: the thesis let sections of one song sit in both train and test, which
 rewards recognising the song rather than its group. The report compares the
-accuracy with the majority baseline.
+accuracy with the majority baseline. :func:`knn_evaluate_reviews` runs it on
+the labels reviewers gave (read from a :class:`~engine.store.reviews.ReviewStore`),
+holding versions of one piece out together (:mod:`engine.analysis.songs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,53 +35,21 @@ from sklearn.pipeline import make_pipeline
 from .._threads import limit_threads
 from ..config import ClusterConfig
 from ..errors import ParameterError
-from .scale import make_scaler, prepare
+from ..records import Comparison, KnnReport, SectionLabels, SectionTable
+from ..store.reviews import ReviewStore
 from ..store.tables import TableLike, parse_section
+from .scale import make_scaler, prepare
+from .songs import song_groups
 
 __all__ = [
-    "SectionLabels",
-    "Comparison",
-    "KnnReport",
     "pieces_to_sections",
     "compare_labels",
     "knn_evaluate",
+    "knn_evaluate_reviews",
 ]
 
 
 # --------------------------------------------------------------------------- pieces -> sections
-
-
-@dataclass(frozen=True, eq=False)
-class SectionLabels:
-    """One label per section, the mode of its pieces' labels."""
-
-    frame: pd.DataFrame  # [shape=(n_sections, ...)]: the key columns, ``name``, ``section``, ``label``, ``n_pieces``, ``tied``
-    keys: tuple[str, ...]  # the key columns of the piece table
-    n_ties: int  # sections whose top label was tied
-    tie_rule: str  # how ties were broken
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def labels_for(self, meta: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Labels aligned to a table's rows by ``name`` and ``section``.
-
-        Parameters
-        ----------
-        meta : pandas.DataFrame
-            With ``name`` and ``section`` columns (a SectionTable's or a clustering's meta).
-
-        Returns
-        -------
-        labels : np.ndarray [shape=(n_rows,)]
-            The section label, or -1 where the table row has no pieces.
-        found : np.ndarray [shape=(n_rows,)], bool
-        """
-        lookup = self.frame.set_index(["name", "section"])["label"]
-        idx = pd.MultiIndex.from_arrays([meta["name"].astype(str), meta["section"].astype(np.int64)])
-        got = lookup.reindex(idx)
-        found = got.notna().to_numpy()
-        return got.fillna(-1).to_numpy(np.int64), found
 
 
 def pieces_to_sections(
@@ -136,32 +106,6 @@ def pieces_to_sections(
 # --------------------------------------------------------------------------- two clusterings
 
 
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """Two labelings of the same sections, compared."""
-
-    names: tuple[str, str]
-    n: int  # sections compared
-    contingency: pd.DataFrame  # rows: labels of a, columns: labels of b, cells: sections
-    mapping: tuple[tuple[int, int], ...]  # (a label, b label) pairs matched by the Hungarian method
-    agreement: float  # share of sections whose a label maps to their b label
-    raw_agreement: float  # share with equal raw ids: meaningless, kept to show why alignment matters
-    ari: float  # adjusted Rand index (0 = chance, 1 = identical partitions)
-    nmi: float  # normalised mutual information (arithmetic mean normalisation)
-
-    def to_dict(self) -> dict:
-        """Scores and mapping as plain values."""
-        return {
-            "names": list(self.names),
-            "n": self.n,
-            "mapping": [list(p) for p in self.mapping],
-            "agreement": self.agreement,
-            "raw_agreement": self.raw_agreement,
-            "ari": self.ari,
-            "nmi": self.nmi,
-        }
-
-
 def compare_labels(a, b, *, names: tuple[str, str] = ("a", "b")) -> Comparison:
     """Contingency table, Hungarian-aligned agreement, ARI and NMI of two labelings.
 
@@ -208,45 +152,6 @@ def compare_labels(a, b, *, names: tuple[str, str] = ("a", "b")) -> Comparison:
 # --------------------------------------------------------------------------- KNN with labels
 
 
-@dataclass(frozen=True, eq=False)
-class KnnReport:
-    """Song-grouped cross-validation of a KNN classifier on section labels."""
-
-    accuracy: float  # over every labelled section, each predicted by a model that never saw its song
-    majority_baseline: float  # share of the most common label: what always guessing it scores
-    fold_majority_baseline: float  # guessing each training fold's majority (can be far below the above)
-    k: int
-    metric: str
-    scaler: str
-    cv: str  # "leave-one-song-out" or "group-k-fold(n)"
-    n_splits: int
-    n_sections: int
-    n_groups: int
-    classes: tuple  # label values
-    fold_accuracy: np.ndarray  # float64 [shape=(n_splits,)]
-    predictions: np.ndarray  # [shape=(n_sections,)], the out-of-fold prediction per labelled section
-    labels: np.ndarray  # [shape=(n_sections,)]
-    confusion: pd.DataFrame  # true labels (rows) x predicted (columns)
-    names: tuple[str, ...]  # features
-    config_digest: str
-
-    def to_dict(self) -> dict:
-        """Scores as plain values."""
-        return {
-            "accuracy": self.accuracy,
-            "majority_baseline": self.majority_baseline,
-            "fold_majority_baseline": self.fold_majority_baseline,
-            "k": self.k,
-            "metric": self.metric,
-            "scaler": self.scaler,
-            "cv": self.cv,
-            "n_splits": self.n_splits,
-            "n_sections": self.n_sections,
-            "n_groups": self.n_groups,
-            "config_digest": self.config_digest,
-        }
-
-
 def _column_or_array(meta: pd.DataFrame, value, what: str) -> np.ndarray:
     if isinstance(value, str):
         if value not in meta.columns:
@@ -272,6 +177,30 @@ def _cross_validate(X, y, g, splitter, k, metric, scaler, pred, base) -> list[fl
         base[test] = [next(v for v in y[train] if str(v) == majority)] * len(test)
         fold_acc.append(float((pred[test] == y[test]).mean()))
     return fold_acc
+
+
+def _labelled(prep, labels, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple, int]:
+    """The labelled rows (original units), their labels and songs, the label values and the number of songs."""
+    y = _column_or_array(prep.meta, labels, "label")
+    g = _column_or_array(prep.meta, groups, "group")
+    have = ~pd.isna(pd.Series(y)).to_numpy()
+    X, y, g = prep.raw[have], y[have], g[have].astype(str)
+    classes = tuple(sorted(pd.unique(y).tolist(), key=str))
+    n_groups = len(set(g))
+    if len(classes) < 2:
+        raise ParameterError(f"need at least 2 label values, got {list(classes)}")
+    if n_groups < 2:
+        raise ParameterError("need sections of at least 2 songs to hold songs out")
+    return X, y, g, classes, n_groups
+
+
+def _splitter(n_splits: int | None, n_groups: int):
+    """Leave-one-song-out, or ``n_splits`` song-grouped folds; and its name."""
+    if n_splits is None:
+        return LeaveOneGroupOut(), "leave-one-song-out"
+    if not 2 <= n_splits <= n_groups:
+        raise ParameterError(f"n_splits must be in 2..{n_groups} (songs), got {n_splits}")
+    return GroupKFold(n_splits=n_splits), f"group-k-fold({n_splits})"
 
 
 def knn_evaluate(
@@ -325,22 +254,8 @@ def knn_evaluate(
     if metric not in ("euclidean", "cosine", "manhattan", "correlation"):
         raise ParameterError(f"unknown metric {metric!r}")
     prep = prepare(data, config=config)
-    y = _column_or_array(prep.meta, labels, "label")
-    g = _column_or_array(prep.meta, groups, "group")
-    have = ~pd.isna(pd.Series(y)).to_numpy()
-    X, y, g = prep.raw[have], y[have], g[have].astype(str)
-    classes = tuple(sorted(pd.unique(y).tolist(), key=str))
-    n_groups = len(set(g))
-    if len(classes) < 2:
-        raise ParameterError(f"need at least 2 label values, got {list(classes)}")
-    if n_groups < 2:
-        raise ParameterError("need sections of at least 2 songs to hold songs out")
-    if n_splits is None:
-        splitter, cv_name = LeaveOneGroupOut(), "leave-one-song-out"
-    else:
-        if not 2 <= n_splits <= n_groups:
-            raise ParameterError(f"n_splits must be in 2..{n_groups} (songs), got {n_splits}")
-        splitter, cv_name = GroupKFold(n_splits=n_splits), f"group-k-fold({n_splits})"
+    X, y, g, classes, n_groups = _labelled(prep, labels, groups)
+    splitter, cv_name = _splitter(n_splits, n_groups)
     pred = np.empty(len(y), dtype=object)
     base = np.empty(len(y), dtype=object)
     with limit_threads(X.size):
@@ -367,3 +282,75 @@ def knn_evaluate(
         names=prep.names,
         config_digest=config.digest(),
     )
+
+
+def knn_evaluate_reviews(
+    table: SectionTable,
+    reviews: ReviewStore,
+    *,
+    config_digest: str,
+    section_digest: str | None = None,
+    versions: Mapping[str, str] | None = None,
+    k: int = 1,
+    config: ClusterConfig | None = None,
+) -> KnnReport:
+    """Test whether the features predict the labels reviewers gave, never splitting a song.
+
+    A KNN classifier (:func:`knn_evaluate`, one song held out at a time)
+    learns the labels of :meth:`engine.store.reviews.ReviewStore.labels_for`.
+
+    Parameters
+    ----------
+    table : SectionTable
+        The sections judged (its ``meta`` has ``track_id`` and ``section``).
+    reviews : ReviewStore
+        Where the judgements are kept.
+    config_digest : str
+        Only judgements of this clustering count.
+    section_digest : str, optional
+        Only judgements made under this analysis count.
+    versions : mapping of str to str, optional
+        ``track_id`` to song for versions of one piece
+        (:func:`engine.analysis.songs.version_groups`); they are held out together.
+        Other tracks are songs of their own.
+    k : int
+        Neighbours.
+    config : ClusterConfig, optional
+        Features and scaler (refitted per fold); pass ``dedupe=False`` so
+        every row keeps its label.
+
+    Returns
+    -------
+    KnnReport
+
+    Raises
+    ------
+    ParameterError
+        When no section has a label a reviewer gave, the labels have only
+        one value, or the labelled sections come from only one song (each
+        with a message saying so); or as :func:`knn_evaluate`.
+    StoreError
+        If the database cannot be read.
+    """
+    meta = table.meta
+    labels = reviews.labels_for(meta, config_digest=config_digest, section_digest=section_digest)
+    have = np.array([v is not None for v in labels], dtype=bool)
+    if not have.any():
+        raise ParameterError(
+            "no section has a label a reviewer gave yet: a label counts when a reviewer typed one, or said "
+            "'wrong' and named the right cluster ('right' only agrees with the clustering)"
+        )
+    values = sorted(set(labels[have].tolist()))
+    if len(values) < 2:
+        raise ParameterError(
+            f"reviewers gave only one label ({values[0]!r}, on {int(have.sum())} sections); "
+            "the test needs at least 2 different labels"
+        )
+    songs = song_groups(meta, versions)
+    n_songs = len(set(songs[have].tolist()))
+    if n_songs < 2:
+        raise ParameterError(
+            f"the {int(have.sum())} labelled sections come from only {n_songs} song; label sections of at least "
+            "2 songs, so that each can be tested on a song the classifier never saw"
+        )
+    return knn_evaluate(table, labels=labels, groups=songs, k=k, config=config)

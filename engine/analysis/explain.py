@@ -31,109 +31,20 @@ record it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from .cluster import ClusterResult
 from ..errors import EngineError, ModelError, ParameterError
+from ..records import ClusterResult, Explanation
 from .songs import song_groups
 
-__all__ = ["Explanation", "SectionExplanation", "explain", "DEFAULT_MAX_ROWS"]
+__all__ = ["explain", "DEFAULT_MAX_ROWS"]
 
 #: Rows used (training and SHAP) unless told otherwise: ~1-2 s on a laptop core.
 DEFAULT_MAX_ROWS = 1000
-
-
-@dataclass(frozen=True)
-class SectionExplanation:
-    """One section's SHAP values towards one cluster (a waterfall plot's input)."""
-
-    row: int  # position in the clustering's rows
-    cluster: int  # the cluster explained (by default the section's own)
-    base_value: float  # the forest's mean probability of that cluster
-    predicted: float  # the forest's probability of that cluster for this section (base + sum of values)
-    values: tuple[float, ...]  # SHAP value per feature; base + sum = predicted probability
-    data: tuple[float, ...]  # feature values, original units
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class Explanation:
-    """SHAP values of a surrogate forest trained on cluster labels."""
-
-    names: tuple[str, ...]  # features
-    clusters: tuple[int, ...]  # cluster ids, one per SHAP output
-    rows: np.ndarray  # int64 [shape=(n_used,)], positions (in the clustering's rows) explained
-    labels: np.ndarray  # int64 [shape=(n_used,)], their clusters
-    shap_values: np.ndarray  # float64 [shape=(n_used, n_features, n_clusters)]
-    base_values: np.ndarray  # float64 [shape=(n_clusters,)]
-    data: np.ndarray  # float64 [shape=(n_used, n_features)], original units (beeswarm colours)
-    predicted: np.ndarray  # float64 [shape=(n_used, n_clusters)], the forest's probabilities (= base + sum of SHAP)
-    importance: np.ndarray  # float64 [shape=(n_clusters, n_features)], mean |SHAP| over each cluster's sections
-    global_importance: np.ndarray  # float64 [shape=(n_features,)], mean |SHAP| for each section's own cluster
-    fidelity: float  # accuracy of the forest on the cluster labels of held-out songs
-    baseline: float  # share of the largest cluster (what always guessing it scores)
-    n_train: int  # sections the fidelity forest was trained on (the explained forest: all n_used)
-    n_test: int  # sections of held-out songs (fidelity is measured on them)
-    n_songs: int  # songs among the rows used (versions of one piece are one song)
-    n_test_songs: int  # songs held out whole
-    n_used: int
-    cap: int  # max_rows
-    n_estimators: int
-    seed: int
-    scaler: str
-    note: str  # how to read these importances, for this data and scaler
-    config_digest: str
-
-    def importance_frame(self) -> pd.DataFrame:
-        """Mean |SHAP| per cluster (rows) and feature (columns), plus an ``all`` row."""
-        frame = pd.DataFrame(self.importance, index=[str(c) for c in self.clusters], columns=list(self.names))
-        frame.loc["all"] = self.global_importance
-        return frame
-
-    def ranking(self, cluster: int | None = None) -> tuple[tuple[str, float], ...]:
-        """Features by importance, highest first (overall, or for one cluster)."""
-        imp = self.global_importance if cluster is None else self.importance[self._col(cluster)]
-        order = np.argsort(-imp, kind="stable")
-        return tuple((self.names[i], float(imp[i])) for i in order)
-
-    def beeswarm(self, cluster: int) -> tuple[np.ndarray, np.ndarray]:
-        """SHAP values [shape=(n_used, n_features)] towards ``cluster`` and the feature values."""
-        return self.shap_values[:, :, self._col(cluster)], self.data
-
-    def section(self, row: int, *, cluster: int | None = None) -> SectionExplanation:
-        """Waterfall input for one explained row (a position in the clustering's rows).
-
-        Raises
-        ------
-        ParameterError
-            If the row was not explained (subsampled out) or the cluster is unknown.
-        """
-        hits = np.flatnonzero(self.rows == row)
-        if len(hits) == 0:
-            raise ParameterError(f"row {row} was not explained (only {self.n_used} sampled rows were)")
-        i = int(hits[0])
-        c = int(self.labels[i]) if cluster is None else int(cluster)
-        j = self._col(c)
-        return SectionExplanation(
-            row=int(row),
-            cluster=c,
-            base_value=float(self.base_values[j]),
-            predicted=float(self.predicted[i, j]),
-            values=tuple(float(v) for v in self.shap_values[i, :, j]),
-            data=tuple(float(v) for v in self.data[i]),
-            names=self.names,
-        )
-
-    def _col(self, cluster: int) -> int:
-        if cluster not in self.clusters:
-            raise ParameterError(f"no cluster {cluster}; clusters are {list(self.clusters)}")
-        return self.clusters.index(cluster)
 
 
 def _note(result: ClusterResult, fidelity: float, baseline: float) -> str:
@@ -205,15 +116,13 @@ def explain(
         (:func:`engine.analysis.songs.version_groups`); a track it does not name is a
         song of its own. Fidelity is measured on songs held out whole.
     max_rows : int
-        Cap on the rows used (seeded subsample, stratified by cluster);
-        at least 50.
+        Cap on the rows used (seeded subsample, stratified by cluster); at least 50.
     n_estimators, max_depth : int
         The forest's size.
     test_fraction : float
-        Share of the songs held out whole (rounded, at least one) to measure
-        fidelity; in (0, 0.5]: a forest trained on the other songs predicts
-        their clusters. The forest SHAP explains is then trained the same
-        way on every row used.
+        Share of the songs held out whole (rounded, at least one) to measure fidelity;
+        in (0, 0.5]: a forest trained on the other songs predicts their clusters. The
+        forest SHAP explains is then trained the same way on every row used.
     seed : int, optional
         Default: the clustering's seed.
 
@@ -231,70 +140,16 @@ def explain(
         If shap is not installed, or SHAP's values do not add up to the
         forest's probabilities (its additivity check).
     """
-    if not isinstance(result, ClusterResult):
-        raise ParameterError(f"expected a ClusterResult, got {type(result).__name__}")
-    if max_rows < 50:
-        raise ParameterError(f"max_rows must be >= 50, got {max_rows}")
-    if n_estimators < 1:
-        raise ParameterError(f"n_estimators must be >= 1, got {n_estimators}")
-    if not 0.0 < test_fraction <= 0.5:
-        raise ParameterError(f"test_fraction must be in (0, 0.5], got {test_fraction}")
+    _check_options(result, max_rows=max_rows, n_estimators=n_estimators, test_fraction=test_fraction)
     seed = result.seed if seed is None else int(seed)
-    rows = np.flatnonzero(result.labels >= 0)
-    labels = result.labels[rows]
-    clusters = tuple(int(c) for c in np.unique(labels))
-    if len(clusters) < 2:
-        raise ParameterError("need at least 2 clusters to explain what separates them")
-    if len(rows) > max_rows:
-        rows = np.sort(_split(rows, labels, train_size=max_rows, seed=seed)[0])
-        labels = result.labels[rows]
+    rows, labels, clusters = _rows_used(result, max_rows=max_rows, seed=seed)
     X = result.data.raw[rows]
     songs = song_groups(result.data.meta.iloc[rows], groups)
     tr, te = _song_split(songs, test_fraction=test_fraction, seed=seed)
-    try:
-        # fidelity: a forest that never saw the held-out songs predicts their clusters
-        probe = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
-        probe.fit(X[tr], labels[tr])
-        fidelity = float((probe.predict(X[te]) == labels[te]).mean())
-        # the forest explained: the same recipe on every song, so it knows every cluster (the fidelity above is
-        # an estimate, if anything a low one, of how well this forest predicts clusters of unheard songs)
-        forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
-        forest.fit(X, labels)
-    except ValueError as exc:
-        raise ParameterError(f"the surrogate forest could not be trained: {exc}") from exc
+    fidelity, forest = _forests(X, labels, tr, te, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
     baseline = float(np.bincount(labels).max() / len(labels))
-    try:
-        import shap
-    except ImportError as exc:
-        raise ModelError("SHAP explanations need shap (pip install shap)") from exc
-    try:
-        explainer = shap.TreeExplainer(forest)
-        # check_additivity stays on: shap then checks that base + sum of values equals the forest's output
-        # on every row (it raises when not), which is what the waterfall shows.
-        values = np.asarray(explainer.shap_values(X, check_additivity=True), dtype=np.float64)
-    except EngineError:
-        raise
-    except Exception as exc:  # shap raises assorted types
-        raise ModelError(f"SHAP failed on the surrogate forest: {exc}") from exc
-    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
-    # The forest only knows the clusters it saw in training; map its classes to ours.
-    seen = tuple(int(c) for c in forest.classes_)
-    if values.ndim == 2:  # a single output (cannot happen with >= 2 classes, kept defensive)
-        values = values[:, :, None]
-    full = np.zeros((len(rows), X.shape[1], len(clusters)))
-    full_base = np.zeros(len(clusters))
-    for j, c in enumerate(seen):
-        full[:, :, clusters.index(c)] = values[:, :, j]
-        full_base[clusters.index(c)] = base[j]
-    proba = forest.predict_proba(X)
-    predicted = np.zeros((len(rows), len(clusters)))
-    for j, c in enumerate(seen):
-        predicted[:, clusters.index(c)] = proba[:, j]
-    own = np.array([clusters.index(int(c)) for c in labels])
-    importance = np.vstack(
-        [np.abs(full[labels == c, :, j]).mean(axis=0) if (labels == c).any() else np.zeros(X.shape[1]) for j, c in enumerate(clusters)]
-    )
-    global_imp = np.abs(full[np.arange(len(rows)), :, own]).mean(axis=0)
+    full, full_base, predicted = _shap_values(forest, X, clusters)
+    importance, global_imp = _importances(full, labels, clusters)
     return Explanation(
         names=result.data.names,
         clusters=clusters,
@@ -320,3 +175,85 @@ def explain(
         note=_note(result, fidelity, baseline),
         config_digest=result.config_digest,
     )
+
+
+def _rows_used(result: ClusterResult, *, max_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The rows explained (no noise; a seeded sample stratified by cluster above ``max_rows``), their labels, the clusters."""
+    rows = np.flatnonzero(result.labels >= 0)
+    labels = result.labels[rows]
+    clusters = tuple(int(c) for c in np.unique(labels))
+    if len(clusters) < 2:
+        raise ParameterError("need at least 2 clusters to explain what separates them")
+    if len(rows) > max_rows:
+        rows = np.sort(_split(rows, labels, train_size=max_rows, seed=seed)[0])
+        labels = result.labels[rows]
+    return rows, labels, clusters
+
+
+def _forests(X, labels, tr, te, *, n_estimators: int, max_depth: int | None, seed: int) -> tuple[float, RandomForestClassifier]:
+    """The fidelity on held-out songs ``te`` of a forest trained on ``tr``, and the forest trained on every row."""
+    try:
+        # fidelity: a forest that never saw the held-out songs predicts their clusters
+        probe = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
+        probe.fit(X[tr], labels[tr])
+        fidelity = float((probe.predict(X[te]) == labels[te]).mean())
+        # the forest explained: the same recipe on every song, so it knows every cluster (the fidelity above is
+        # an estimate, if anything a low one, of how well this forest predicts clusters of unheard songs)
+        forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=1)
+        forest.fit(X, labels)
+    except ValueError as exc:
+        raise ParameterError(f"the surrogate forest could not be trained: {exc}") from exc
+    return fidelity, forest
+
+
+def _shap_values(forest: RandomForestClassifier, X: np.ndarray, clusters: tuple[int, ...]):
+    """SHAP values [shape=(n_rows, n_features, n_clusters)], base values and the forest's probabilities, by cluster."""
+    try:
+        import shap
+    except ImportError as exc:
+        raise ModelError("SHAP explanations need shap (pip install shap)") from exc
+    try:
+        explainer = shap.TreeExplainer(forest)
+        # check_additivity stays on: shap then checks that base + sum of values equals the forest's output
+        # on every row (it raises when not), which is what the waterfall shows.
+        values = np.asarray(explainer.shap_values(X, check_additivity=True), dtype=np.float64)
+    except EngineError:
+        raise
+    except Exception as exc:  # shap raises assorted types
+        raise ModelError(f"SHAP failed on the surrogate forest: {exc}") from exc
+    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
+    # The forest only knows the clusters it saw in training; map its classes to ours.
+    seen = tuple(int(c) for c in forest.classes_)
+    if values.ndim == 2:  # a single output (cannot happen with >= 2 classes, kept defensive)
+        values = values[:, :, None]
+    n = X.shape[0]
+    full = np.zeros((n, X.shape[1], len(clusters)))
+    full_base = np.zeros(len(clusters))
+    for j, c in enumerate(seen):
+        full[:, :, clusters.index(c)] = values[:, :, j]
+        full_base[clusters.index(c)] = base[j]
+    proba = forest.predict_proba(X)
+    predicted = np.zeros((n, len(clusters)))
+    for j, c in enumerate(seen):
+        predicted[:, clusters.index(c)] = proba[:, j]
+    return full, full_base, predicted
+
+
+def _check_options(result, *, max_rows: int, n_estimators: int, test_fraction: float) -> None:
+    if not isinstance(result, ClusterResult):
+        raise ParameterError(f"expected a ClusterResult, got {type(result).__name__}")
+    if max_rows < 50:
+        raise ParameterError(f"max_rows must be >= 50, got {max_rows}")
+    if n_estimators < 1:
+        raise ParameterError(f"n_estimators must be >= 1, got {n_estimators}")
+    if not 0.0 < test_fraction <= 0.5:
+        raise ParameterError(f"test_fraction must be in (0, 0.5], got {test_fraction}")
+
+
+def _importances(full: np.ndarray, labels: np.ndarray, clusters: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean |SHAP| per cluster over its sections [shape=(n_clusters, n_features)], and for each section's own cluster."""
+    own = np.array([clusters.index(int(c)) for c in labels])
+    importance = np.vstack(
+        [np.abs(full[labels == c, :, j]).mean(axis=0) if (labels == c).any() else np.zeros(full.shape[1]) for j, c in enumerate(clusters)]
+    )
+    return importance, np.abs(full[np.arange(len(labels)), :, own]).mean(axis=0)

@@ -32,21 +32,20 @@ note is ``""``):
 
 from __future__ import annotations
 
-import dataclasses
 import warnings as _warnings
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from .._threads import limit_threads
-from .cluster import ClusterResult, _sample_rows
 from ..config import LARGE_ROWS, is_large
 from ..errors import EngineError, ModelError, ParameterError
-from .scale import Prepared, check_finite
+from ..records import ClusterResult, Prepared, Projection
+from .methods import _sample_rows
+from .scale import check_finite
 
-__all__ = ["PROJECTIONS", "LARGE_ROWS", "PCA_SCALE_ROWS", "TSNE_SCALE_ROWS", "UMAP_SCALE_ROWS", "Projection", "project"]
+__all__ = ["PROJECTIONS", "LARGE_ROWS", "PCA_SCALE_ROWS", "TSNE_SCALE_ROWS", "UMAP_SCALE_ROWS", "project"]
 
 #: The projection methods.
 PROJECTIONS: tuple[str, ...] = ("pca", "tsne", "umap")
@@ -61,45 +60,6 @@ UMAP_SCALE_ROWS = 10_000
 _SCALE_ROWS = {"pca": PCA_SCALE_ROWS, "tsne": TSNE_SCALE_ROWS, "umap": UMAP_SCALE_ROWS}
 
 _METRICS = ("euclidean", "cosine", "manhattan", "correlation")
-
-
-@dataclass(frozen=True, eq=False)
-class Projection:
-    """Points (and centroids) in a low-dimensional projection."""
-
-    points: np.ndarray  # float64 [shape=(n_rows, n_components)]
-    centroids: np.ndarray | None  # float64 [shape=(k, n_components)], same projection
-    labels: np.ndarray | None  # int64 [shape=(n_rows,)], cluster ids when projecting a clustering
-    method: str  # "pca" | "tsne" | "umap"
-    n_components: int
-    explained_variance_ratio: tuple[float, ...] | None  # PCA only, one per component
-    components: np.ndarray | None  # float64 [shape=(n_components, n_features)], PCA loadings
-    names: tuple[str, ...]  # input feature names ("" when unknown)
-    metric: str  # metric of the neighbourhoods (PCA: "euclidean")
-    params: tuple[tuple[str, float | int | str], ...]  # method settings, e.g. (("perplexity", 30.0),)
-    seed: int
-    centroid_placement: str  # "transform" | "member-mean" | "none"
-    config_digest: str  # of the clustering (or "" for bare arrays)
-    placed: np.ndarray  # bool [shape=(n_rows,)], rows with a position (all but at scale with t-SNE: only its sample)
-    n_rows: int  # rows projected
-    fit_rows: int  # rows the method was fitted on (n_rows unless sampled)
-    sample_note: str = ""  # a sentence on the sample at scale; "" when every row was fitted
-
-    def to_dict(self) -> dict:
-        """Method, settings and explained variance as plain values (not the points)."""
-        return {
-            "method": self.method,
-            "n_components": self.n_components,
-            "explained_variance_ratio": list(self.explained_variance_ratio) if self.explained_variance_ratio else None,
-            "metric": self.metric,
-            "params": dict(self.params),
-            "seed": self.seed,
-            "centroid_placement": self.centroid_placement,
-            "config_digest": self.config_digest,
-            "n_rows": self.n_rows,
-            "fit_rows": self.fit_rows,
-            "sample_note": self.sample_note,
-        }
 
 
 def _inputs(data, centroids):
@@ -176,141 +136,159 @@ def project(
     ModelError
         If umap-learn is not installed.
     """
+    X, cents, labels, names, default_metric, default_seed, digest, default_large = _inputs(data, centroids)
+    cents = _check_rows(X, cents, names, method=method, n_components=n_components)
+    metric = metric or default_metric
+    seed = int((42 if default_seed is None else default_seed) if seed is None else seed)
+    large_rows = default_large if large_rows is None else int(large_rows)
+    size = _check_settings(method, n_components=n_components, metric=metric, large_rows=large_rows, sample_rows=sample_rows)
+    n = X.shape[0]
+    fit = note = None
+    if is_large(n, large_rows) and n > size:
+        fit = _sample_rows(n, size, seed)
+        note = _sample_note(method, size=size, n=n, large_rows=large_rows)
+    options = dict(perplexity=perplexity, n_neighbors=n_neighbors, min_dist=min_dist)
+    fields = _fit(X, cents, labels, method=method, n_components=n_components, metric=metric, seed=seed, fit=fit, **options)
+    return Projection(
+        labels=labels, method=method, n_components=n_components, names=tuple(names), seed=seed, config_digest=digest,
+        n_rows=n, fit_rows=n if fit is None else len(fit), sample_note=note or "", **fields,
+    )
+
+
+def _check_rows(X: np.ndarray, cents, names, *, method: str, n_components: int) -> np.ndarray | None:
+    """Check the method, the rows and the centroids; return the centroids as float64 (None when there are none)."""
     if method not in PROJECTIONS:
         raise ParameterError(f"unknown projection {method!r}; choose one of {list(PROJECTIONS)}")
     if n_components not in (2, 3):
         raise ParameterError(f"n_components must be 2 or 3, got {n_components}")
-    X, cents, labels, names, default_metric, default_seed, digest, default_large = _inputs(data, centroids)
     check_finite(X, tuple(names) if len(names) == X.shape[1] else tuple(map(str, range(X.shape[1]))))
     n, p = X.shape
     if n < max(3, n_components + 1):
         raise ParameterError(f"need at least {max(3, n_components + 1)} rows to project, got {n}")
-    if cents is not None:
-        cents = np.asarray(cents, dtype=np.float64)
-        if cents.ndim != 2 or cents.shape[1] != p:
-            raise ParameterError(f"centroids must have shape (k, {p}), got {cents.shape}")
-        if len(cents) == 0:
-            cents = None
-    metric = metric or default_metric
+    if cents is None:
+        return None
+    cents = np.asarray(cents, dtype=np.float64)
+    if cents.ndim != 2 or cents.shape[1] != p:
+        raise ParameterError(f"centroids must have shape (k, {p}), got {cents.shape}")
+    return cents if len(cents) else None
+
+
+def _check_settings(method: str, *, n_components: int, metric: str, large_rows: int, sample_rows: int | None) -> int:
+    """Check the metric and the sampling settings; return the sample size used at scale."""
     if metric not in _METRICS:
         raise ParameterError(f"unknown metric {metric!r}; choose one of {list(_METRICS)}")
-    if seed is None:
-        seed = 42 if default_seed is None else default_seed
-    seed = int(seed)
-    large_rows = default_large if large_rows is None else int(large_rows)
     if large_rows < 0:
         raise ParameterError(f"large_rows must be >= 0 (0 = never sample), got {large_rows}")
     if sample_rows is not None and int(sample_rows) < max(3, n_components + 1):
         raise ParameterError(f"sample_rows must be at least {max(3, n_components + 1)}, got {sample_rows}")
-    size = int(sample_rows) if sample_rows is not None else _SCALE_ROWS[method]
-    fit = None
-    if is_large(n, large_rows) and n > size:
-        fit = _sample_rows(n, size, seed)
-    try:
-        with limit_threads(X.size):
-            proj = _project(X, cents, labels, names, method, n_components, metric, perplexity, n_neighbors, min_dist, seed, digest, fit)
-    except EngineError:
-        raise
-    except (ValueError, FloatingPointError) as exc:
-        raise ParameterError(f"{method} projection failed: {exc}") from exc
-    if fit is None:
-        return proj
+    return int(sample_rows) if sample_rows is not None else _SCALE_ROWS[method]
+
+
+def _sample_note(method: str, *, size: int, n: int, large_rows: int) -> str:
     why = f"because {n:,} rows >= {large_rows:,}"
-    note = {
+    return {
         "pca": f"PCA fitted on {size:,} of {n:,} rows (a seeded sample), then every row projected, {why}",
         "umap": f"UMAP fitted on {size:,} of {n:,} rows (a seeded sample), the other rows placed by its transform, {why}",
         "tsne": f"t-SNE placed {size:,} of {n:,} rows (a seeded sample; it cannot add the others), {why}",
     }[method]
-    return dataclasses.replace(proj, fit_rows=size, sample_note=note)
 
 
-def _project(X, cents, labels, names, method, n_components, metric, perplexity, n_neighbors, min_dist, seed, digest, fit) -> Projection:
-    """Fit ``method`` on every row, or on rows ``fit`` (sorted positions) when sampling."""
-    n, p = X.shape
+def _fit(X, cents, labels, *, method: str, n_components: int, metric: str, seed: int, fit, **options) -> dict:
+    """The method-specific fields of a :class:`Projection`: fitted on every row, or on rows ``fit`` (sorted positions)."""
+    n = X.shape[0]
     F = X if fit is None else X[fit]
-    m = F.shape[0]
+    try:
+        with limit_threads(X.size):
+            if method == "pca":
+                fields = _pca(X, F, cents, n_components=n_components, seed=seed, fit=fit)
+            elif method == "tsne":
+                fields = _tsne(X, F, cents, labels, n_components=n_components, metric=metric, seed=seed, fit=fit,
+                               perplexity=options["perplexity"])
+            else:
+                fields = _umap(X, F, cents, n_components=n_components, metric=metric, seed=seed, fit=fit,
+                               n_neighbors=options["n_neighbors"], min_dist=options["min_dist"])
+    except EngineError:
+        raise
+    except (ValueError, FloatingPointError) as exc:
+        raise ParameterError(f"{method} projection failed: {exc}") from exc
+    out = {"centroids": None, "centroid_placement": "none", "placed": np.ones(n, dtype=bool), "metric": metric,
+           "explained_variance_ratio": None, "components": None, **fields}
+    out["points"] = np.asarray(out["points"], dtype=np.float64)
+    out["centroids"] = None if out["centroids"] is None else np.asarray(out["centroids"], dtype=np.float64)
+    return out
+
+
+def _pca(X, F, cents, *, n_components: int, seed: int, fit) -> dict:
+    p = X.shape[1]
+    if n_components > min(F.shape[0], p):
+        raise ParameterError(f"PCA to {n_components} components needs at least {n_components} features, got {p}")
+    model = PCA(n_components=n_components, random_state=seed)
+    pts = model.fit_transform(X) if fit is None else model.fit(F).transform(X)
+    fields = {
+        "points": pts,
+        "explained_variance_ratio": tuple(float(v) for v in model.explained_variance_ratio_),
+        "components": model.components_.copy(),
+        "params": (),
+        "metric": "euclidean",  # PCA is linear and euclidean whatever the clustering metric
+    }
+    if cents is not None:
+        fields.update(centroids=model.transform(cents), centroid_placement="transform")
+    return fields
+
+
+def _tsne(X, F, cents, labels, *, n_components: int, metric: str, seed: int, fit, perplexity: float) -> dict:
+    n, m = X.shape[0], F.shape[0]
+    if not 0 < perplexity < m:
+        raise ParameterError(f"perplexity must be in (0, {m}) for {m} rows, got {perplexity}")
+    model = TSNE(n_components=n_components, perplexity=perplexity, metric=metric, random_state=seed, init="pca")
+    fitted = np.asarray(model.fit_transform(F), dtype=np.float64)
     placed = np.ones(n, dtype=bool)
-    evr = components = None
-    placement = "none"
-    out_c = None
-    if method == "pca":
-        if n_components > min(m, p):
-            raise ParameterError(f"PCA to {n_components} components needs at least {n_components} features, got {p}")
-        model = PCA(n_components=n_components, random_state=seed)
-        pts = model.fit_transform(X) if fit is None else model.fit(F).transform(X)
-        evr = tuple(float(v) for v in model.explained_variance_ratio_)
-        components = model.components_.copy()
-        if cents is not None:
-            out_c, placement = model.transform(cents), "transform"
-        params: tuple = ()
-        metric = "euclidean"
-    elif method == "tsne":
-        if not 0 < perplexity < m:
-            raise ParameterError(f"perplexity must be in (0, {m}) for {m} rows, got {perplexity}")
-        model = TSNE(n_components=n_components, perplexity=perplexity, metric=metric, random_state=seed, init="pca")
-        fitted = np.asarray(model.fit_transform(F), dtype=np.float64)
+    if fit is None:
+        pts = fitted
+    else:  # t-SNE has no transform: only the sample is placed
+        pts = np.full((n, n_components), np.nan)
+        pts[fit] = fitted
+        placed[:] = False
+        placed[fit] = True
+    fields = {"points": pts, "placed": placed, "params": (("perplexity", float(perplexity)),)}
+    if cents is not None and labels is not None:
+        members = [placed & (labels == c) for c in range(len(cents))]
+        fields["centroids"] = np.vstack([pts[m].mean(axis=0) if m.any() else np.full(n_components, np.nan) for m in members])
+        fields["centroid_placement"] = "member-mean"
+    return fields
+
+
+def _umap(X, F, cents, *, n_components: int, metric: str, seed: int, fit, n_neighbors: int, min_dist: float) -> dict:
+    n, m = X.shape[0], F.shape[0]
+    if not 2 <= n_neighbors < m:
+        raise ParameterError(f"n_neighbors must be in 2..{m - 1} for {m} rows, got {n_neighbors}")
+    if not 0.0 <= min_dist <= 1.0:
+        raise ParameterError(f"min_dist must be in [0, 1], got {min_dist}")
+    try:
+        import umap  # lazy: slow to import (numba)
+    except ImportError as exc:
+        raise ModelError("UMAP needs umap-learn (pip install umap-learn)") from exc
+    fields = {"params": (("n_neighbors", int(n_neighbors)), ("min_dist", float(min_dist)))}
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        model = umap.UMAP(
+            n_components=n_components,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            metric=metric,
+            random_state=seed,
+            n_jobs=1,  # a fixed random_state forces one thread anyway
+        )
+        fitted = model.fit_transform(F)
         if fit is None:
             pts = fitted
-        else:  # t-SNE has no transform: only the sample is placed
-            pts = np.full((n, n_components), np.nan)
+        else:  # the sample keeps its fitted positions; transform places the rest
+            pts = np.empty((n, n_components))
             pts[fit] = fitted
-            placed[:] = False
-            placed[fit] = True
-        if cents is not None and labels is not None:
-            out_c = np.vstack(
-                [
-                    pts[placed & (labels == c)].mean(axis=0) if (placed & (labels == c)).any() else np.full(n_components, np.nan)
-                    for c in range(len(cents))
-                ]
-            )
-            placement = "member-mean"
-        params = (("perplexity", float(perplexity)),)
-    else:
-        if not 2 <= n_neighbors < m:
-            raise ParameterError(f"n_neighbors must be in 2..{m - 1} for {m} rows, got {n_neighbors}")
-        if not 0.0 <= min_dist <= 1.0:
-            raise ParameterError(f"min_dist must be in [0, 1], got {min_dist}")
-        try:
-            import umap  # lazy: slow to import (numba)
-        except ImportError as exc:
-            raise ModelError("UMAP needs umap-learn (pip install umap-learn)") from exc
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            model = umap.UMAP(
-                n_components=n_components,
-                n_neighbors=n_neighbors,
-                min_dist=min_dist,
-                metric=metric,
-                random_state=seed,
-                n_jobs=1,  # a fixed random_state forces one thread anyway
-            )
-            fitted = model.fit_transform(F)
-            if fit is None:
-                pts = fitted
-            else:  # the sample keeps its fitted positions; transform places the rest
-                pts = np.empty((n, n_components))
-                pts[fit] = fitted
-                rest = np.ones(n, dtype=bool)
-                rest[fit] = False
-                pts[rest] = model.transform(X[rest])
-            if cents is not None:
-                out_c, placement = model.transform(cents), "transform"
-        params = (("n_neighbors", int(n_neighbors)), ("min_dist", float(min_dist)))
-    return Projection(
-        points=np.asarray(pts, dtype=np.float64),
-        centroids=None if out_c is None else np.asarray(out_c, dtype=np.float64),
-        labels=labels,
-        method=method,
-        n_components=n_components,
-        explained_variance_ratio=evr,
-        components=components,
-        names=tuple(names),
-        metric=metric,
-        params=params,
-        seed=seed,
-        centroid_placement=placement,
-        config_digest=digest,
-        placed=placed,
-        n_rows=n,
-        fit_rows=m,
-    )
+            rest = np.ones(n, dtype=bool)
+            rest[fit] = False
+            pts[rest] = model.transform(X[rest])
+        if cents is not None:
+            fields.update(centroids=model.transform(cents), centroid_placement="transform")
+    fields["points"] = pts
+    return fields

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import warnings as _warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler, no
 
 from ..config import ClusterConfig
 from ..errors import ParameterError
-from ..records import SectionTable
+from ..records import CorrelationReport, Prepared, SectionTable
 from ..store.tables import TableLike, load_table
 
 __all__ = [
@@ -40,8 +39,6 @@ __all__ = [
     "SCALERS",
     "DEFAULT_EXCLUDED",
     "ColumnL2Scaler",
-    "Prepared",
-    "CorrelationReport",
     "make_scaler",
     "default_features",
     "resolve_features",
@@ -184,36 +181,6 @@ def check_finite(values: np.ndarray, names: tuple[str, ...]) -> None:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """Scaled modelling data and where each row came from.
-
-    ``X`` and ``raw`` hold the same rows in the same order: scaled, and in
-    the table's original units.
-    """
-
-    X: np.ndarray  # float64 [shape=(n_rows, n_features)], scaled
-    raw: np.ndarray  # float64 [shape=(n_rows, n_features)], original units
-    names: tuple[str, ...]  # feature names, one per column
-    meta: pd.DataFrame  # [shape=(n_rows, n_meta)], the rows' metadata, index 0..n_rows-1
-    rows: np.ndarray  # int64 [shape=(n_rows,)], positions of the rows in the input table
-    scaler: str  # scaler name
-    dedupe: bool  # whether duplicate rows were dropped
-    n_duplicates: int  # rows dropped as duplicates
-    n_input_rows: int  # rows in the input table
-    constant: tuple[str, ...]  # columns constant over the input rows
-    table_digest: str  # the input table's config digest
-    warnings: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def key(self) -> tuple:
-        """What decides this data: (features, scaler, dedupe, table digest)."""
-        return (self.names, self.scaler, self.dedupe, self.table_digest)
-
-
 def prepare(table: TableLike, *, config: ClusterConfig | None = None) -> Prepared:
     """Choose features, scale them and (optionally) drop duplicate rows.
 
@@ -283,21 +250,6 @@ def prepare(table: TableLike, *, config: ClusterConfig | None = None) -> Prepare
         table_digest=table.config_digest,
         warnings=tuple(warnings),
     )
-
-
-@dataclass(frozen=True, eq=False)
-class CorrelationReport:
-    """Feature pairs whose Pearson correlation exceeds a threshold in absolute value."""
-
-    names: tuple[str, ...]  # features examined
-    matrix: np.ndarray  # float64 [shape=(n_features, n_features)], Pearson r (NaN for constant columns)
-    threshold: float
-    pairs: tuple[tuple[str, str, float], ...]  # (a, b, r) with |r| > threshold, strongest first
-    suggested_drop: tuple[str, ...]  # a greedy choice of columns whose removal clears every pair
-
-    def to_frame(self) -> pd.DataFrame:
-        """The pairs as a DataFrame with columns ``a``, ``b``, ``r``."""
-        return pd.DataFrame(list(self.pairs), columns=["a", "b", "r"])
 
 
 def correlation_report(table: TableLike, *, features: tuple[str, ...] = (), threshold: float = 0.9) -> CorrelationReport:

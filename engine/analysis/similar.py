@@ -33,25 +33,23 @@ deduplicated, so every section can be asked about.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
-from .cluster import working_space
 from ..config import LARGE_ROWS, ClusterConfig, is_large
 from ..errors import ModelError, ParameterError
-from .scale import Prepared, prepare
+from ..records import Neighbours, Prepared
 from ..store.tables import TableLike
+from .methods import working_space
+from .scale import prepare
 
 __all__ = [
     "METRICS",
     "LARGE_ROWS",
     "RECALL_TARGET",
     "CALIBRATION_QUERIES",
-    "Neighbours",
     "SectionIndex",
     "find_track",
     "find_section",
@@ -76,27 +74,6 @@ _MIN_NPROBE = 8
 _CANDIDATES = 64
 #: Rows the IVF cells are trained on: this many per cell (faiss warns below 39).
 _TRAIN_PER_CELL = 40
-
-
-@dataclass(frozen=True, eq=False)
-class Neighbours:
-    """The nearest sections to one query section, closest first."""
-
-    query: int  # row position of the query in the searched rows
-    query_name: str
-    query_section: int
-    rows: np.ndarray  # int64 [shape=(n_found,)], row positions of the neighbours
-    distances: np.ndarray  # float64 [shape=(n_found,)], ascending
-    meta: pd.DataFrame  # [shape=(n_found, n_meta + 1)], the neighbours' metadata and a ``distance`` column
-    metric: str
-    scaler: str
-    other_tracks: bool  # were the query's own track's sections excluded?
-    names: tuple[str, ...]  # features compared
-    config_digest: str
-    index: str = "exact"  # which index answered: "exact", or the approximate index and its settings
-
-    def __len__(self) -> int:
-        return int(self.rows.shape[0])
 
 
 def find_track(meta: pd.DataFrame, track: str) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 Takes audio files (anything libsndfile reads). Gives mono float32 signals at the
 analysis rate (:mod:`.decode`), the track's identity (sha256 of its bytes), the
-section and piece boundaries (:mod:`.segment`), and draw-ready spectrograms of one
-section (:mod:`.spectrogram`).
+section and piece boundaries (:mod:`.segment`), the one STFT every spectrogram is
+made with (:mod:`.stft`), and draw-ready spectrograms of one section (:mod:`.spectrogram`).
+
+A function named like its module (``segment.segment``) is
+reached through the module: once the module is imported, the package attribute is the module.
 """
 
 from .._lazy import lazy_exports
@@ -13,11 +16,14 @@ _EXPORTS = {
         "file_digest", "decode_file", "SignalFile", "AUDIO_SUFFIXES", "is_audio_name",
     ),
     "segment": (
-        "segment", "min_track_seconds",
+        "min_track_seconds",
     ),
     "spectrogram": (
-        "DRAW_SAMPLE_RATE", "Clip", "Spectrogram", "read_section", "clip_to_wav",
-        "log_frequency_filters", "log_spectrogram", "section_spectrogram",
+        "DRAW_SAMPLE_RATE", "read_section", "clip_to_wav", "log_frequency_filters", "log_spectrogram",
+        "section_spectrogram",
+    ),
+    "stft": (
+        "frame_count", "frame_samples", "spectrum", "power_blocks",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -134,7 +134,7 @@ def decode_file(
         Keep audio longer than ``config.hold_seconds`` (or of a length the
         header does not give) in an anonymous temporary file instead of in
         memory: ``y`` is then a :class:`SignalFile`, which block-wise readers
-        such as :func:`engine.describe.features.frame_features` take as they take an
+        such as :func:`engine.describe.frames.frame_features` take as they take an
         array. The caller closes it (``with audio.y:``); the file is deleted
         on close, or by the system if the process dies.
 

@@ -6,7 +6,8 @@ for fifteen seconds of it would waste most of the work, so
 AIFF, OGG Vorbis, Opus and MP3) and falls back to reading from the start
 when a file cannot seek.
 
-:func:`log_spectrogram` maps an STFT's power onto log-spaced frequency bands
+:func:`log_spectrogram` maps the power of the engine's one STFT
+(:mod:`.stft`) onto log-spaced frequency bands
 (``bins_per_octave`` per octave from ``fmin``): bands wide enough to hold
 STFT bins average them, narrower low bands interpolate between the two
 nearest bins. A musical pitch axis without the cost of a constant-Q
@@ -17,18 +18,17 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from ..errors import DecodeError, ParameterError
+from ..records import Clip, Spectrogram
+from .stft import frame_count, power_blocks
 
 __all__ = [
     "DRAW_SAMPLE_RATE",
-    "Clip",
-    "Spectrogram",
     "read_section",
     "clip_to_wav",
     "log_frequency_filters",
@@ -39,32 +39,7 @@ __all__ = [
 #: Rate the spectrograms are computed at (Hz): enough for 11 kHz of content.
 DRAW_SAMPLE_RATE = 22_050
 _MAX_SECTION_S = 600.0  # refuse to read more than ten minutes as "one section"
-
-
-@dataclass(frozen=True, eq=False)
-class Clip:
-    """Samples of one section of a file."""
-
-    y: np.ndarray  # float32 [shape=(n_samples,)] mono, or [shape=(n_samples, n_channels)]
-    sample_rate: int  # Hz
-    start_s: float  # where the clip starts in the file, seconds
-    end_s: float  # where it ends (clipped to the file's end), seconds
-    name: str  # the file's display name
-
-    @property
-    def duration_s(self) -> float:
-        return self.y.shape[0] / self.sample_rate
-
-
-@dataclass(frozen=True, eq=False)
-class Spectrogram:
-    """Power in decibels on a log-frequency axis."""
-
-    db: np.ndarray  # float32 [shape=(n_bands, n_frames)], dB relative to the loudest cell, floored at -top_db
-    freqs_hz: np.ndarray  # float64 [shape=(n_bands,)], band centres, ascending
-    times_s: np.ndarray  # float64 [shape=(n_frames,)], frame centres in seconds from the clip's start
-    sample_rate: int  # Hz
-    top_db: float  # dynamic range shown
+_BLOCK_FRAMES = 1024  # STFT frames per block (bounds the complex spectrum held at once)
 
 
 def read_section(
@@ -286,28 +261,16 @@ def log_spectrogram(
         raise ParameterError(f"hop_length must be in 1..n_fft, got {hop_length}")
     if not top_db > 0:
         raise ParameterError(f"top_db must be positive, got {top_db}")
-    power = _power_stft(y.astype(np.float32), n_fft=n_fft, hop_length=hop_length)
     weights, freqs = log_frequency_filters(sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, bins_per_octave=bins_per_octave)
-    bands = weights @ power
+    n_frames = frame_count(y.shape[0], hop_length=hop_length)
+    bands = np.empty((weights.shape[0], n_frames), dtype=np.float32)
+    for first, power in power_blocks(y.astype(np.float32), n_fft=n_fft, hop_length=hop_length, block=_BLOCK_FRAMES):
+        bands[:, first : first + power.shape[0]] = weights @ power.T
     ref = float(bands.max()) if bands.size and bands.max() > 0 else 1.0
     db = 10.0 * np.log10(np.maximum(bands, 1e-12) / ref)
     db = np.maximum(db, -float(top_db)).astype(np.float32)
-    times = np.arange(power.shape[1]) * hop_length / sample_rate
+    times = np.arange(n_frames) * hop_length / sample_rate
     return Spectrogram(db=db, freqs_hz=freqs, times_s=times, sample_rate=int(sample_rate), top_db=float(top_db))
-
-
-def _power_stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
-    """|STFT|^2 [shape=(n_fft // 2 + 1, n_frames)]: periodic Hann window, frames centred (zero padding).
-
-    The same frames as ``librosa.stft(y, center=True, pad_mode="constant")``.
-    """
-    padded = np.pad(y, n_fft // 2)
-    if padded.size < n_fft:
-        padded = np.pad(padded, (0, n_fft - padded.size))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-    spec = np.fft.rfft(frames * window, axis=1)
-    return (spec.real**2 + spec.imag**2).T
 
 
 def section_spectrogram(

@@ -146,8 +146,9 @@ def _load(args):
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from ..analysis.cluster import choose_k, cluster, summarize
+    from ..analysis.cluster import cluster, summarize
     from ..analysis.project import project
+    from ..analysis.sweep import choose_k
 
     config = cluster_config_from_args(args)
     table = _load(args)

@@ -86,7 +86,7 @@ def store_options(text: str | None) -> dict:
     ParameterError
         If the text is not a JSON object.
     """
-    from ..store.core import env_storage_options, parse_storage_options
+    from ..store.urls import env_storage_options, parse_storage_options
 
     return env_storage_options() if text is None else parse_storage_options(text, what="--store-options")
 
@@ -122,7 +122,8 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from ..run.pipeline import DEMO_DIR, analyze, collect_inputs
+    from ..run.inputs import collect_inputs
+    from ..run.pipeline import DEMO_DIR
     from ..store.core import Store
 
     config = _analysis_config(args)
@@ -134,54 +135,92 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     store = Store(args.out or default_store_dir(), storage_options=options)
     if (args.scheduler or args.dask_workers) and args.embedding != "none":
         raise ParameterError("--embedding runs on this machine; analyse on the cluster first, then embed without --scheduler/--dask-workers")
-    embed_config = None
-    if args.embedding != "none":
-        from ..config import EmbedConfig
-        from ..neural.embed import load_model
+    embed_config = _embed_config(args)
+    bar = _Bar(quiet=args.quiet)
+    bar.start(len(inputs), "file")
+    result, cluster_line = _analyse(args, inputs, store, config, progress=bar)
+    bar.close()
+    embed_errors: list[str] = []
+    if embed_config is not None and result.tracks:
+        embed_errors = _embed(args, store, result, config, embed_config, bar=bar)
+    _print_analysis(args, store, config, result, skipped=skipped, cluster_line=cluster_line)
+    for err in embed_errors:
+        print(f"error        {err} [embedding]", file=sys.stderr)
+    return EXIT_PARTIAL if result.errors or embed_errors else EXIT_OK
 
-        embed_config = EmbedConfig(model=args.embedding, weights_path=args.vggish_weights, allow_download=args.allow_download)
-        load_model(embed_config)  # missing weights fail here, before any analysis, naming where we looked
-    from tqdm import tqdm
 
-    bar = None
-    if not args.quiet:
-        bar = tqdm(total=len(inputs), unit="file", file=sys.stderr, dynamic_ncols=True)
+class _Bar:
+    """A tqdm progress bar on stderr (none with ``--quiet``), fed :class:`~engine.records.Progress` reports."""
 
-    def on_progress(p) -> None:
-        if bar is None:
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def start(self, total: int, unit: str, desc: str | None = None) -> None:
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, desc=desc)
+
+    def __call__(self, p) -> None:
+        if self.bar is None:
             return
         rt = f"{p.realtime_factor:.0f}x RT" if p.status == "analysed" else p.status
-        bar.set_postfix_str(f"{p.name[-40:]} ({rt})")
-        bar.update(1)
+        self.bar.set_postfix_str(f"{p.name[-40:]} ({rt})")
+        self.bar.update(1)
 
-    cluster_line = None
-    if args.scheduler or args.dask_workers is not None:
-        from ..run.distributed import cluster_summary, dask_client
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
-        with dask_client(scheduler=args.scheduler, workers=args.dask_workers) as client:
-            cluster_line = cluster_summary(client)
-            result = analyze(inputs, store=store, config=config, client=client, progress=on_progress)
-    else:
-        result = analyze(inputs, store=store, config=config, jobs=args.jobs, progress=on_progress)
-    if bar is not None:
-        bar.close()
-    embed_errors = []
-    if embed_config is not None and result.tracks:
-        from ..run.pipeline import embed_library
 
-        if not args.quiet:
-            bar = tqdm(total=len(result.tracks), unit="track", file=sys.stderr, dynamic_ncols=True, desc=args.embedding)
+def _embed_config(args: argparse.Namespace):
+    """The EmbedConfig of ``--embedding`` (None for ``none``), its weights loaded now: missing
+    weights fail here, before any analysis, naming where we looked."""
+    if args.embedding == "none":
+        return None
+    from ..config import EmbedConfig
+    from ..neural.embed import load_model
 
-        def on_embed(p) -> None:
-            if p.status == "error":
-                embed_errors.append(f"{p.name}: {p.detail}")
-            on_progress(p)
+    embed_config = EmbedConfig(model=args.embedding, weights_path=args.vggish_weights, allow_download=args.allow_download)
+    load_model(embed_config)
+    return embed_config
 
-        pieces = embed_library(store, [t.track_id for t in result.tracks], analysis=config, config=embed_config, progress=on_embed)
-        if bar is not None:
-            bar.close()
-        print(f"embeddings   {len(pieces)} pieces from {args.embedding} ({pieces.weights})")
 
+def _analyse(args: argparse.Namespace, inputs, store, config: AnalysisConfig, *, progress: _Bar):
+    """Analyse here (``--jobs``) or on Dask (``--scheduler``/``--dask-workers``); the result and the cluster's line (or None)."""
+    from ..run.pipeline import analyze
+
+    if not (args.scheduler or args.dask_workers is not None):
+        return analyze(inputs, store=store, config=config, jobs=args.jobs, progress=progress), None
+    from ..run.distributed import cluster_summary, dask_client
+
+    with dask_client(scheduler=args.scheduler, workers=args.dask_workers) as client:
+        cluster_line = cluster_summary(client)
+        return analyze(inputs, store=store, config=config, client=client, progress=progress), cluster_line
+
+
+def _embed(args: argparse.Namespace, store, result, config: AnalysisConfig, embed_config, *, bar: _Bar) -> list[str]:
+    """Embed the analysed tracks and print the line on it; returns one ``"name: why"`` per track that failed."""
+    from ..run.embedding import embed_library
+
+    errors: list[str] = []
+    bar.start(len(result.tracks), "track", desc=args.embedding)
+
+    def on_embed(p) -> None:
+        if p.status == "error":
+            errors.append(f"{p.name}: {p.detail}")
+        bar(p)
+
+    pieces = embed_library(store, [t.track_id for t in result.tracks], analysis=config, config=embed_config, progress=on_embed)
+    bar.close()
+    print(f"embeddings   {len(pieces)} pieces from {args.embedding} ({pieces.weights})")
+    return errors
+
+
+def _print_analysis(args: argparse.Namespace, store, config: AnalysisConfig, result, *, skipped: list[str], cluster_line: str | None) -> None:
+    """The report on an analysis: store, settings, counts and speed on stdout; each failed file on stderr."""
     n_sections = len(result.sections) if result.sections is not None else 0
     n_selected = int(result.sections.meta["selected"].sum()) if result.sections is not None else 0
     decoded_s = sum(t.duration_s for t in result.tracks if t.track_id not in set(result.from_store))
@@ -200,9 +239,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(f"skipped      {len(skipped)} file(s) not named as audio: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
     for err in result.errors:
         print(f"error        {err.name}: {err.detail} [{err.reason}]", file=sys.stderr)
-    for err in embed_errors:
-        print(f"error        {err} [embedding]", file=sys.stderr)
-    return EXIT_PARTIAL if result.errors or embed_errors else EXIT_OK
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -91,10 +91,10 @@ def parse_section_ref(text: str) -> tuple[str, int]:
 
 
 def _open(args: argparse.Namespace, config: MixConfig):
-    from ..mixing.mix import describe_store
+    from ..mixing.descriptors import describe_store
     from ..store.core import Store
 
-    from ..store.core import env_storage_options
+    from ..store.urls import env_storage_options
 
     if "://" not in str(args.store) and not Path(args.store).is_dir():
         raise ParameterError(f"no store at {args.store}")
@@ -127,7 +127,7 @@ def _describe_line(d: dict) -> str:
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
-    from ..mixing.mix import suggest
+    from ..mixing.suggestions import suggest
 
     config = mix_config_from_args(args)
     _, table = _open(args, config)
@@ -188,7 +188,7 @@ def _cmd_transition(args: argparse.Namespace) -> int:
 
 def _cmd_path(args: argparse.Namespace) -> int:
     from ..store.export import write_playlist
-    from ..mixing.mix import mix_path
+    from ..mixing.path import mix_path
 
     config = mix_config_from_args(args)
     if args.any_step:

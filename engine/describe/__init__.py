@@ -1,7 +1,8 @@
 """Classical description: what a signal sounds like, frame by frame and section by section.
 
-Takes a decoded signal. Gives frame-level features and their aggregation into
-section rows (:mod:`.features`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), key and
+Takes a decoded signal. Gives frame-level features (:mod:`.frames`, with the
+hand-written kernels that beat librosa in :mod:`._kernels`), their aggregation into
+section rows (:mod:`.aggregation`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), key and
 Camelot code (:mod:`.key`), and the representative sections of each track
 (:mod:`.representative`).
 """
@@ -9,21 +10,23 @@ Camelot code (:mod:`.key`), and the representative sections of each track
 from .._lazy import lazy_exports
 
 _EXPORTS = {
-    "features": (
-        "frame_feature_names", "frame_features", "section_frame_bounds", "aggregate",
-        "section_features",
+    "aggregation": (
+        "section_frame_bounds", "aggregate",
+    ),
+    "frames": (
+        "frame_feature_names", "frame_features",
     ),
     "key": (
-        "PROFILES", "Key", "estimate_key", "section_chroma", "camelot", "key_name", "parse_camelot",
-        "camelot_relation", "PITCH_NAMES",
+        "PROFILES", "estimate_key", "section_chroma", "camelot", "key_name", "parse_camelot",
+        "camelot_relation", "camelot_relation_index", "CAMELOT_RELATIONS", "COMPATIBLE_RELATIONS",
+        "RELATION_WORDS", "PITCH_NAMES",
     ),
     "representative": (
-        "select_sections", "select_table", "thesis_ratio",
+        "select_sections", "thesis_ratio",
     ),
     "rhythm": (
-        "Tempo", "Energy", "estimate_tempo", "beat_grid", "align_to_beats", "accent_beats",
-        "onset_envelope", "onset_times", "energy_of", "energy_curve", "LOUDNESS_FLOOR_DB",
-        "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL",
+        "estimate_tempo", "beat_grid", "align_to_beats", "accent_beats", "onset_times", "energy_of",
+        "energy_curve", "LOUDNESS_FLOOR_DB", "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL",
     ),
     "sections": (
         "sections_from_frames",

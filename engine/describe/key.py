@@ -16,26 +16,30 @@ Profiles (index 0 = tonic):
 
 Camelot: the wheel's number ``n`` steps by fifths (C major = 8B, G major = 9B;
 A minor = 8A); ``A`` is minor and ``B`` major; a relative minor/major pair
-shares a number.
+shares a number. How one code follows another (same, +-1, relative, +-2,
+clash) is decided here only: :func:`camelot_relation` for a pair,
+:func:`camelot_relation_index` for arrays of pairs (what the mixing stage uses).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import ParameterError
+from ..records import Key
 
 __all__ = [
     "PROFILES",
-    "Key",
     "estimate_key",
     "section_chroma",
     "camelot",
     "key_name",
     "parse_camelot",
     "camelot_relation",
+    "camelot_relation_index",
+    "CAMELOT_RELATIONS",
+    "COMPATIBLE_RELATIONS",
+    "RELATION_WORDS",
     "PITCH_NAMES",
 ]
 
@@ -58,27 +62,6 @@ PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 #: Tonic names as DJs write them (flats for Db, Eb, Ab, Bb; F# both ways is common, we use F#).
 PITCH_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
-
-
-@dataclass(frozen=True)
-class Key:
-    """A key estimate."""
-
-    tonic: int  # pitch class 0..11, C = 0
-    mode: str  # "major" | "minor"
-    strength: float  # Pearson correlation of the chroma with the best key's profile, -1..1
-    confidence: float  # (best - second best) / best, 0..1
-    profile: str  # the profile used
-
-    @property
-    def name(self) -> str:
-        """Standard notation: "A minor", "Db major"."""
-        return key_name(self.tonic, self.mode)
-
-    @property
-    def camelot(self) -> str:
-        """Camelot code: "8A" (A minor), "8B" (C major)."""
-        return camelot(self.tonic, self.mode)
 
 
 def key_name(tonic: int, mode: str, *, short: bool = False) -> str:
@@ -140,23 +123,68 @@ def parse_camelot(code: str) -> tuple[int, str]:
     return number, letter
 
 
+#: How one key can follow another on the Camelot wheel (:func:`camelot_relation`),
+#: in the order of the indices :func:`camelot_relation_index` gives.
+CAMELOT_RELATIONS = ("same", "+1", "-1", "+2", "-2", "clash", "relative")
+#: The harmonically compatible relations.
+COMPATIBLE_RELATIONS = ("same", "+1", "-1", "relative")
+#: Each relation in a few words, as a DJ would say it.
+RELATION_WORDS = {
+    "same": "same key",
+    "+1": "+1",
+    "-1": "-1",
+    "relative": "relative",
+    "+2": "+2, energy boost",
+    "-2": "-2",
+    "clash": "key clash",
+}
+
+
 def camelot_relation(a: str, b: str) -> str:
     """How key ``b`` follows key ``a`` on the Camelot wheel.
+
+    Parameters
+    ----------
+    a, b : str
+        Camelot codes, e.g. ``"8A"``.
 
     Returns
     -------
     str
         ``"same"``; ``"+1"`` / ``"-1"`` (a fifth up / down, same letter);
-        ``"relative"`` (same number, other letter) -- these three are
-        harmonically compatible; ``"+2"`` / ``"-2"`` (an energy boost, usable
-        with care); ``"clash"`` otherwise.
+        ``"relative"`` (same number, other letter) -- these four are
+        harmonically compatible (:data:`COMPATIBLE_RELATIONS`); ``"+2"`` /
+        ``"-2"`` (an energy boost, usable with care); ``"clash"`` otherwise.
+
+    Raises
+    ------
+    ParameterError
+        If a code is not a Camelot code.
     """
-    na, la = parse_camelot(a)
-    nb, lb = parse_camelot(b)
-    step = (nb - na) % 12
-    if la == lb:
-        return {0: "same", 1: "+1", 11: "-1", 2: "+2", 10: "-2"}.get(step, "clash")
-    return "relative" if step == 0 else "clash"
+    return CAMELOT_RELATIONS[int(camelot_relation_index(*parse_camelot(a), *parse_camelot(b)))]
+
+
+def camelot_relation_index(
+    number_a: int | np.ndarray, letter_a: str | np.ndarray, number_b: int | np.ndarray, letter_b: str | np.ndarray
+) -> np.ndarray:
+    """:func:`camelot_relation` of parsed codes, element-wise: the rule for whole arrays of pairs.
+
+    Parameters
+    ----------
+    number_a, number_b : int or np.ndarray of int
+        Camelot numbers 1..12 (from :func:`parse_camelot`); broadcast together.
+    letter_a, letter_b : str or np.ndarray of str
+        ``"A"`` or ``"B"``, broadcast like the numbers.
+
+    Returns
+    -------
+    np.ndarray of int
+        Indices into :data:`CAMELOT_RELATIONS`, in the broadcast shape.
+    """
+    step = (np.asarray(number_b) - np.asarray(number_a)) % 12
+    same_letter = np.asarray(letter_b) == np.asarray(letter_a)
+    along = np.select([step == 0, step == 1, step == 11, step == 2, step == 10], [0, 1, 2, 3, 4], 5)
+    return np.where(same_letter, along, np.where(step == 0, 6, 5))
 
 
 def section_chroma(chroma: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

@@ -24,7 +24,7 @@ import pandas as pd
 from ..config import SelectConfig
 from ..errors import ParameterError
 
-__all__ = ["select_sections", "select_table", "thesis_ratio"]
+__all__ = ["select_sections", "thesis_ratio"]
 
 
 def thesis_ratio(rms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
@@ -90,45 +90,3 @@ def select_sections(rms: np.ndarray, centroid: np.ndarray, *, config: SelectConf
     ratio = pd.Series(thesis_ratio(rms, centroid))
     rank = ratio.rank(ascending=False, method="average")  # NaN stays NaN
     return (rank <= config.fraction * ratio.count()).to_numpy()
-
-
-def select_table(
-    table: pd.DataFrame,
-    *,
-    config: SelectConfig,
-    track_column: str = "track_id",
-    rms_column: str = "rmse",
-    centroid_column: str = "spectral_centroid",
-) -> np.ndarray:
-    """Apply :func:`select_sections` to every track of a section table.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        One row per section with the three named columns.
-    config : SelectConfig
-        The rule.
-    track_column, rms_column, centroid_column : str
-        Column names (the thesis's CSV uses ``filename``).
-
-    Returns
-    -------
-    np.ndarray [shape=(n_rows,)]
-        bool mask in the table's row order.
-
-    Raises
-    ------
-    ParameterError
-        If a named column is missing.
-    """
-    missing = [c for c in (track_column, rms_column, centroid_column) if c not in table.columns]
-    if missing:
-        raise ParameterError(f"section table lacks column(s) {missing}")
-    mask = np.zeros(len(table), dtype=bool)
-    positions = np.arange(len(table))
-    for _, idx in table.groupby(track_column, sort=False).indices.items():
-        rows = positions[idx]
-        mask[rows] = select_sections(
-            table[rms_column].to_numpy()[rows], table[centroid_column].to_numpy()[rows], config=config
-        )
-    return mask

@@ -48,21 +48,18 @@ Energy (1-10, comparable across tracks, never re-normalised per track)
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..records import Energy, Tempo
 
 __all__ = [
-    "Tempo",
-    "Energy",
     "estimate_tempo",
     "beat_grid",
     "align_to_beats",
     "accent_beats",
-    "onset_envelope",
     "onset_times",
     "energy_of",
     "energy_curve",
@@ -88,41 +85,6 @@ _MIN_FFT = 1 << 16
 #: weights take 1,024 x 8 bytes per phase (6 MB for the 750 phases of a
 #: 40-BPM beat on the 2-ms grid), whatever the envelope's length.
 _PHASE_BLOCK = 1024
-
-
-@dataclass(frozen=True)
-class Tempo:
-    """A constant-tempo estimate of one stretch of audio."""
-
-    bpm: float  # beats per minute, inside the plausible range
-    confidence: float  # 0..1, normalised autocorrelation of the onset envelope at one beat
-    first_beat_s: float  # seconds from the stretch's start to its first grid beat (0 <= t < period)
-    raw_bpm: float  # the best tempo over 40-300 BPM, before octave folding
-    octave: float  # bpm / raw_bpm rounded to a power of two: 1, 2 (double time) or 0.5 (half time)
-
-    @property
-    def period_s(self) -> float:
-        """Seconds per beat."""
-        return 60.0 / self.bpm
-
-    @property
-    def note(self) -> str:
-        """``""``, or "double time of 70.0 BPM" / "half time of 250.0 BPM"."""
-        if self.octave > 1.0:
-            return f"double time of {self.raw_bpm:.1f} BPM"
-        if self.octave < 1.0:
-            return f"half time of {self.raw_bpm:.1f} BPM"
-        return ""
-
-
-@dataclass(frozen=True)
-class Energy:
-    """Energy of a stretch of audio on the absolute 1-10 scale (see the module docstring)."""
-
-    energy: float  # 1.0..10.0
-    level: int  # 1..10, ``round(energy)``
-    loudness_db: float  # dBFS, RMS level
-    onset_rate: float  # onsets per second
 
 
 def _check_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
@@ -398,35 +360,6 @@ def beat_grid(tempo: Tempo, *, start_s: float, end_s: float) -> np.ndarray:
     first = start_s + tempo.first_beat_s
     n = int(np.floor((end_s - first) / tempo.period_s - 1e-9)) + 1
     return first + np.arange(max(n, 0)) * tempo.period_s
-
-
-def onset_envelope(y: np.ndarray, *, sample_rate: int, hop_length: int = 512, n_fft: int = 2048, n_mels: int = 128) -> np.ndarray:
-    """Onset strength of audio, as the stored ``onset_strength`` column defines it.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n_samples,)]
-    sample_rate : int
-    hop_length, n_fft, n_mels : int
-
-    Returns
-    -------
-    np.ndarray [shape=(n_frames,)], float64
-
-    Raises
-    ------
-    ParameterError
-        If ``y`` is not finite 1-D audio.
-    """
-    import librosa
-
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1 or not np.all(np.isfinite(y)):
-        raise ParameterError("audio must be finite and 1-D")
-    try:
-        return librosa.onset.onset_strength(y=y, sr=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels).astype(np.float64)
-    except librosa.ParameterError as exc:
-        raise ParameterError(f"cannot compute the onset envelope ({exc})") from exc
 
 
 def onset_times(onset: np.ndarray, *, frame_rate: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 from ..audio.segment import segment
 from ..config import AggregateConfig, AnalysisConfig
 from ..records import FrameTable, SectionTable
-from .features import aggregate
+from .aggregation import aggregate
 from .representative import select_sections
 
 __all__ = ["sections_from_frames"]

@@ -1,20 +1,25 @@
 """DJ mixing: which sections could be played one after another.
 
-Takes stored sections and their frames. Gives tempo, key and energy per section,
-ranked "mixes well with" suggestions and paths through a library (:mod:`.mix`),
-and beat-matched transition previews (:mod:`.transition`).
+Takes stored sections and their frames. Gives tempo, key and energy per track and
+section, cached in the store (:mod:`.descriptors`), pair scores and ranked "mixes
+well with" suggestions (:mod:`.suggestions`), paths through a library
+(:mod:`.path`) and beat-matched transition previews (:mod:`.transition`).
 """
 
 from .._lazy import lazy_exports
 
 _EXPORTS = {
-    "mix": (
-        "TrackDescriptors", "MixTable", "Suggestions", "MixPath", "describe_track", "describe_sections",
-        "describe_store", "pair_components", "suggest", "mix_path", "DESCRIPTOR_COLUMNS",
-        "MIX_CANDIDATES",
+    "descriptors": (
+        "describe_track", "describe_sections", "describe_store", "DESCRIPTOR_COLUMNS",
+    ),
+    "path": (
+        "mix_path", "MIX_CANDIDATES",
+    ),
+    "suggestions": (
+        "pair_components", "suggest",
     ),
     "transition": (
-        "Transition", "render_transition", "time_stretch", "to_wav_bytes", "transition_from_store",
+        "render_transition", "time_stretch", "to_wav_bytes", "transition_from_store",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -19,39 +19,20 @@ bars are counted from each section's first beat.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import MixConfig
 from ..errors import EngineError, ParameterError
+from ..records import MixTable, Transition
+from .descriptors import _check_row
 
-__all__ = ["Transition", "render_transition", "time_stretch", "to_wav_bytes", "transition_from_store"]
+__all__ = ["render_transition", "time_stretch", "to_wav_bytes", "transition_from_store"]
 
 BEATS_PER_BAR = 4
 PREVIEW_SAMPLE_RATE = 44_100  # Hz, the rate tracks are decoded at for a preview (descriptor times are in seconds)
 _MAX_GAIN_DB = 12.0  # largest level change applied to match B to A
 _PEAK = 0.98  # full-scale peak the preview is limited to
-
-
-@dataclass(frozen=True, eq=False)
-class Transition:
-    """A rendered transition and where its beats are."""
-
-    audio: np.ndarray  # float32 [shape=(n_samples,)], mono, |x| <= 0.98
-    sample_rate: int  # Hz
-    bpm: float  # A's tempo: the tempo of the whole preview
-    beats_s: np.ndarray  # float64 [shape=(n_beats,)], A's grid in the preview's time
-    crossfade_start_s: float
-    crossfade_end_s: float
-    stretch: float  # B's speed factor (> 1: B played faster)
-    tempo_factor: float  # 1, 2 or 0.5: B matched at its own, double or half tempo
-    stretcher: str  # "rubberband" | "phase-vocoder"
-    gain_b_db: float  # level change applied to B
-
-    @property
-    def duration_s(self) -> float:
-        return self.audio.shape[0] / self.sample_rate
 
 
 def time_stretch(y: np.ndarray, *, sample_rate: int, rate: float, stretcher: str = "rubberband") -> tuple[np.ndarray, str]:
@@ -158,35 +139,66 @@ def render_transition(
     EngineError
         If time stretching fails.
     """
-    a = np.asarray(a, dtype=np.float32)
-    b = np.asarray(b, dtype=np.float32)
-    if a.ndim != 1 or b.ndim != 1 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ParameterError("A and B must be finite mono audio")
-    if not (20.0 <= bpm_a <= 400.0 and 20.0 <= bpm_b <= 400.0):
-        raise ParameterError(f"tempi must be in 20..400 BPM, got {bpm_a} and {bpm_b}")
-    if crossfade_bars < 1 or lead_bars < 0 or tail_bars < 0:
-        raise ParameterError(f"need crossfade_bars >= 1 and lead/tail bars >= 0, got {crossfade_bars}, {lead_bars}, {tail_bars}")
+    a, b = _checked_audio(a, b, bpm_a=bpm_a, bpm_b=bpm_b, bars=(lead_bars, crossfade_bars, tail_bars))
     sr = int(sample_rate)
     factors = np.array([1.0, 2.0, 0.5])
     factor = float(factors[np.argmin(np.abs(np.log(bpm_b * factors / bpm_a)))])
     rate = bpm_a / (bpm_b * factor)  # B's speed change
     period_a = 60.0 / bpm_a
     bar_a = BEATS_PER_BAR * period_a
-    n_a = int(round((lead_bars + crossfade_bars) * bar_a * sr))
-    n_b_out = int(round((crossfade_bars + tail_bars) * bar_a * sr))
-    total = int(round((lead_bars + crossfade_bars + tail_bars) * bar_a * sr))
+    a_seg = _span_of_a(a, sr, first_beat_a, bpm_a=bpm_a, bar_a=bar_a, bars=lead_bars + crossfade_bars)
+    b_out, used = _b_on_a_grid(b, sr, first_beat_b, rate=rate, bar_a=bar_a, bars=crossfade_bars + tail_bars, stretcher=stretcher)
+    gain_db = _level_gain_db(a_seg, b_out) if match_level else 0.0
+    out, x0, x1 = _crossfade(a_seg, b_out * np.float32(10 ** (gain_db / 20)), sr, bar_a=bar_a, bars=(lead_bars, crossfade_bars, tail_bars))
+    return Transition(
+        audio=out,
+        sample_rate=sr,
+        bpm=float(bpm_a),
+        beats_s=np.arange((lead_bars + crossfade_bars + tail_bars) * BEATS_PER_BAR) * period_a,
+        crossfade_start_s=x0 / sr,
+        crossfade_end_s=x1 / sr,
+        stretch=float(rate),
+        tempo_factor=factor,
+        stretcher=used,
+        gain_b_db=gain_db,
+    )
+
+
+def _checked_audio(a: np.ndarray, b: np.ndarray, *, bpm_a: float, bpm_b: float, bars: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A and B as float32, once their audio, tempi and (lead, crossfade, tail) bar counts are checked."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    if a.ndim != 1 or b.ndim != 1 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ParameterError("A and B must be finite mono audio")
+    if not (20.0 <= bpm_a <= 400.0 and 20.0 <= bpm_b <= 400.0):
+        raise ParameterError(f"tempi must be in 20..400 BPM, got {bpm_a} and {bpm_b}")
+    lead_bars, crossfade_bars, tail_bars = bars
+    if crossfade_bars < 1 or lead_bars < 0 or tail_bars < 0:
+        raise ParameterError(f"need crossfade_bars >= 1 and lead/tail bars >= 0, got {crossfade_bars}, {lead_bars}, {tail_bars}")
+    return a, b
+
+
+def _span_of_a(a: np.ndarray, sr: int, first_beat_a: float, *, bpm_a: float, bar_a: float, bars: int) -> np.ndarray:
+    """``bars`` bars of A from ``first_beat_a`` (the lead and the crossfade)."""
+    n_a = int(round(bars * bar_a * sr))
     a0 = int(round(first_beat_a * sr))
     if a0 < 0 or a0 + n_a > a.shape[0]:
         raise ParameterError(
-            f"A holds {a.shape[0] / sr:.1f} s; {lead_bars + crossfade_bars} bars at {bpm_a:.1f} BPM from {first_beat_a:.2f} s need "
+            f"A holds {a.shape[0] / sr:.1f} s; {bars} bars at {bpm_a:.1f} BPM from {first_beat_a:.2f} s need "
             f"{first_beat_a + n_a / sr:.1f} s (use fewer bars)"
         )
+    return a[a0 : a0 + n_a]
+
+
+def _b_on_a_grid(b: np.ndarray, sr: int, first_beat_b: float, *, rate: float, bar_a: float, bars: int, stretcher: str) -> tuple[np.ndarray, str]:
+    """``bars`` bars (at A's tempo) of B from ``first_beat_b``, stretched by ``rate``; and the stretcher used."""
+    n_b_out = int(round(bars * bar_a * sr))
     # B's source span: what becomes n_b_out samples after stretching, plus a bar of margin for the stretcher.
     b0 = int(round(first_beat_b * sr))
     n_b_in = int(np.ceil(n_b_out * rate))
     if b0 < 0 or b0 + n_b_in > b.shape[0]:
         raise ParameterError(
-            f"B holds {b.shape[0] / sr:.1f} s; {crossfade_bars + tail_bars} bars from {first_beat_b:.2f} s need "
+            f"B holds {b.shape[0] / sr:.1f} s; {bars} bars from {first_beat_b:.2f} s need "
             f"{first_beat_b + n_b_in / sr:.1f} s (use fewer bars)"
         )
     margin = min(b.shape[0] - (b0 + n_b_in), int(bar_a * rate * sr))
@@ -194,18 +206,28 @@ def render_transition(
     b_out = np.zeros(n_b_out, dtype=np.float32)
     m = min(n_b_out, stretched.shape[0])
     b_out[:m] = stretched[:m]
-    a_seg = a[a0 : a0 + n_a]
-    gain_db = 0.0
-    if match_level:
-        ra, rb = _rms(a_seg), _rms(b_out)
-        if ra > 0 and rb > 0:
-            gain_db = float(np.clip(20 * np.log10(ra / rb), -_MAX_GAIN_DB, _MAX_GAIN_DB))
-            b_out *= np.float32(10 ** (gain_db / 20))
+    return b_out, used
+
+
+def _level_gain_db(a_seg: np.ndarray, b_out: np.ndarray) -> float:
+    """The gain (dB, within +-12) that brings B to A's RMS; 0 when either is silent."""
+    ra, rb = _rms(a_seg), _rms(b_out)
+    if ra > 0 and rb > 0:
+        return float(np.clip(20 * np.log10(ra / rb), -_MAX_GAIN_DB, _MAX_GAIN_DB))
+    return 0.0
+
+
+def _crossfade(a_seg: np.ndarray, b_out: np.ndarray, sr: int, *, bar_a: float, bars: tuple[int, int, int]) -> tuple[np.ndarray, int, int]:
+    """A then B with an equal-power crossfade between samples x0 and x1, limited to the peak; and x0, x1."""
+    lead_bars, crossfade_bars, tail_bars = bars
+    n_a, n_b_out = a_seg.shape[0], b_out.shape[0]
+    total = int(round((lead_bars + crossfade_bars + tail_bars) * bar_a * sr))
     x0 = int(round(lead_bars * bar_a * sr))
     x1 = x0 + int(round(crossfade_bars * bar_a * sr))
     u = (np.arange(x1 - x0, dtype=np.float64) + 0.5) / (x1 - x0)
     gain_a = np.ones(n_a, dtype=np.float32)
-    gain_a[x0:x1] = np.cos(0.5 * np.pi * u)
+    # x1 may pass A's span by a sample (each length is rounded on its own): A's fade-out stops at its end.
+    gain_a[x0:x1] = np.cos(0.5 * np.pi * u)[: max(0, min(x1, n_a) - x0)]
     gain_a[x1:] = 0.0
     gain_b = np.ones(n_b_out, dtype=np.float32)
     gain_b[: x1 - x0] = np.sin(0.5 * np.pi * u)
@@ -216,19 +238,7 @@ def render_transition(
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     if peak > _PEAK:
         out *= np.float32(_PEAK / peak)
-    n_beats = (lead_bars + crossfade_bars + tail_bars) * BEATS_PER_BAR
-    return Transition(
-        audio=out,
-        sample_rate=sr,
-        bpm=float(bpm_a),
-        beats_s=np.arange(n_beats) * period_a,
-        crossfade_start_s=x0 / sr,
-        crossfade_end_s=x1 / sr,
-        stretch=float(rate),
-        tempo_factor=factor,
-        stretcher=used,
-        gain_b_db=gain_db,
-    )
+    return out, x0, x1
 
 
 def to_wav_bytes(audio: np.ndarray, *, sample_rate: int) -> bytes:
@@ -251,7 +261,7 @@ def to_wav_bytes(audio: np.ndarray, *, sample_rate: int) -> bytes:
 
 def transition_from_store(
     store,
-    table,
+    table: MixTable,
     *,
     row_a: int,
     row_b: int,
@@ -268,7 +278,7 @@ def transition_from_store(
     ----------
     store : Store
     table : MixTable
-        From :func:`engine.mixing.mix.describe_store`.
+        From :func:`engine.mixing.descriptors.describe_store`.
     row_a, row_b : int
         Rows of the two sections.
     config : MixConfig
@@ -277,6 +287,7 @@ def transition_from_store(
     Returns
     -------
     Transition
+        As :func:`render_transition` gives it.
 
     Raises
     ------
@@ -285,39 +296,14 @@ def transition_from_store(
     DecodeError
         If a track's file cannot be read any more.
     """
-    from ..audio.decode import decode_file
-
-    n = len(table)
-    for r in (row_a, row_b):
-        if not 0 <= int(r) < n:
-            raise ParameterError(f"row {r} is out of range 0..{n - 1}")
-    da, db = table.descriptors.iloc[int(row_a)], table.descriptors.iloc[int(row_b)]
-    audio = {}
-    for d in (da, db):
-        tid = str(d["track_id"])
-        if tid not in audio:
-            track = store.track(tid)
-            if track is None or not track.path:
-                raise ParameterError(f"the store does not know where {d['name']!r} is; analyse it again")
-            audio[tid] = decode_file(track.path, sample_rate=PREVIEW_SAMPLE_RATE, name=track.name).y
-    ya, yb = audio[str(da["track_id"])], audio[str(db["track_id"])]
-    sr = PREVIEW_SAMPLE_RATE
-    bar_a = BEATS_PER_BAR * 60.0 / float(da["bpm"])
-    span = (config.lead_bars + config.crossfade_bars) * bar_a
-    first = float(da["first_beat_s"])
-    # Whole bars from A's first beat so that the crossfade ends at (or just before) the section's end.
-    k = int(np.floor((float(da["end_s"]) - first - span) / bar_a + 1e-9))
-    start_a = first + k * bar_a
-    while start_a < 0:
-        start_a += bar_a
-    while start_a + span > ya.shape[0] / sr and start_a - bar_a >= 0:
-        start_a -= bar_a
+    da, db = table.descriptors.iloc[_check_row(table, row_a)], table.descriptors.iloc[_check_row(table, row_b)]
+    ya, yb = _decoded(store, [da, db])
     return render_transition(
         ya,
         yb,
-        sample_rate=sr,
+        sample_rate=PREVIEW_SAMPLE_RATE,
         bpm_a=float(da["bpm"]),
-        first_beat_a=start_a,
+        first_beat_a=_start_of_a(da, ya.shape[0] / PREVIEW_SAMPLE_RATE, config),
         bpm_b=float(db["bpm"]),
         first_beat_b=float(db["first_beat_s"]),
         crossfade_bars=config.crossfade_bars,
@@ -325,3 +311,33 @@ def transition_from_store(
         tail_bars=config.tail_bars,
         stretcher=stretcher,
     )
+
+
+def _decoded(store, sections: list) -> list[np.ndarray]:
+    """The audio of each section's track at :data:`PREVIEW_SAMPLE_RATE` (each track decoded once)."""
+    from ..audio.decode import decode_file
+
+    audio = {}
+    for d in sections:
+        tid = str(d["track_id"])
+        if tid not in audio:
+            track = store.track(tid)
+            if track is None or not track.path:
+                raise ParameterError(f"the store does not know where {d['name']!r} is; analyse it again")
+            audio[tid] = decode_file(track.path, sample_rate=PREVIEW_SAMPLE_RATE, name=track.name).y
+    return [audio[str(d["track_id"])] for d in sections]
+
+
+def _start_of_a(da, duration_s: float, config: MixConfig) -> float:
+    """The beat of section A the preview starts on: whole bars from its first beat, so that the
+    crossfade ends at (or just before) the section's end, moved earlier while past the track's end."""
+    bar_a = BEATS_PER_BAR * 60.0 / float(da["bpm"])
+    span = (config.lead_bars + config.crossfade_bars) * bar_a
+    first = float(da["first_beat_s"])
+    k = int(np.floor((float(da["end_s"]) - first - span) / bar_a + 1e-9))
+    start_a = first + k * bar_a
+    while start_a < 0:
+        start_a += bar_a
+    while start_a + span > duration_s and start_a - bar_a >= 0:
+        start_a -= bar_a
+    return start_a

@@ -8,18 +8,21 @@ Grad-CAM heat maps (:mod:`.gradcam`). torch loads only when a network runs.
 
 Names defined in more than one module (``SAMPLE_RATE``, ``build``, ``load``) are
 reached through their module.
+
+A function named like its module (``embed.embed``, ``gradcam.gradcam``) is
+reached through the module: once the module is imported, the package attribute is the module.
 """
 
 from .._lazy import lazy_exports
 
 _EXPORTS = {
     "embed": (
-        "MUSICNN_MODELS", "PieceEmbeddings", "SectionEmbeddings", "EmbeddingModel", "load_model",
-        "resolve_device", "batch_size_for", "model_inputs", "embed", "embed_inputs", "pool",
-        "pool_to_sections", "piece_sections",
+        "MUSICNN_MODELS", "EmbeddingModel", "load_model", "resolve_device", "batch_size_for",
+        "model_inputs", "embed_inputs", "pool", "pool_to_sections", "piece_sections",
     ),
     "gradcam": (
-        "MAX_PER_CLUSTER", "ClusterHeatmap", "gradcam", "cluster_heatmaps",
+        "MAX_PER_CLUSTER", "sample_members", "cluster_centroids", "heatmaps_of_samples",
+        "cluster_heatmaps",
     ),
     "musicnn": (
         "N_FFT", "HOP_LENGTH", "N_MELS", "PATCH_FRAMES", "PATCH_SECONDS", "BN_EPS", "MODELS",
@@ -27,8 +30,7 @@ _EXPORTS = {
         "patch_starts", "patches",
     ),
     "tables": (
-        "LEVELS", "EmbeddingTable", "embedding_table", "piece_inputs", "cluster_gradcam",
-        "piece_seconds",
+        "LEVELS", "embedding_table", "piece_inputs", "cluster_gradcam", "piece_seconds",
     ),
     "tags": (
         "cluster_tags", "describe_clusters",

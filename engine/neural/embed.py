@@ -37,19 +37,18 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from . import musicnn, vggish
 from ..config import EmbedConfig
 from ..errors import ModelError, ParameterError
+from ..records import PieceEmbeddings, SectionEmbeddings
+from . import musicnn, vggish
 
 __all__ = [
     "MUSICNN_MODELS",
-    "PieceEmbeddings",
-    "SectionEmbeddings",
     "EmbeddingModel",
     "load_model",
     "resolve_device",
@@ -64,53 +63,6 @@ __all__ = [
 
 #: EmbedConfig.model -> the bundled musicnn weights it runs.
 MUSICNN_MODELS = {"musicnn": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn", "msd-vgg": "MSD_vgg"}
-
-
-@dataclass(frozen=True, eq=False)
-class PieceEmbeddings:
-    """Embeddings (and tag probabilities) of the pieces of one track.
-
-    Piece ``i`` covers ``start_s[i]`` to ``end_s[i]`` seconds of the track.
-    """
-
-    track_id: str  # sha256 of the file's bytes
-    model: str  # EmbedConfig.model, e.g. "musicnn"
-    layer: str  # EmbedConfig.layer, e.g. "penultimate"
-    start_s: np.ndarray  # float64 [shape=(n_pieces,)]
-    end_s: np.ndarray  # float64 [shape=(n_pieces,)]
-    embeddings: np.ndarray  # float32 [shape=(n_pieces, dim)]
-    tags: np.ndarray | None  # float32 [shape=(n_pieces, n_tags)] probabilities (musicnn models), else None
-    tag_names: tuple[str, ...]  # column names of ``tags``; () for VGGish
-    weights_file: str  # the weights that ran
-    weights_sha256: str  # sha256 of that file
-    postprocess_file: str  # VGGish PCA file when postprocessed, else ""
-    postprocess_sha256: str  # its sha256, else ""
-    config_digest: str  # EmbedConfig.digest()
-
-    @property
-    def n_pieces(self) -> int:
-        return int(self.embeddings.shape[0])
-
-    @property
-    def dim(self) -> int:
-        return int(self.embeddings.shape[1])
-
-
-@dataclass(frozen=True, eq=False)
-class SectionEmbeddings:
-    """Piece embeddings pooled to the sections of one track."""
-
-    track_id: str
-    model: str
-    start_s: np.ndarray  # float64 [shape=(n_sections,)]
-    end_s: np.ndarray  # float64 [shape=(n_sections,)]
-    mean: np.ndarray  # float32 [shape=(n_sections, dim)], mean over the section's pieces
-    max: np.ndarray  # float32 [shape=(n_sections, dim)], max over the section's pieces
-    tags: np.ndarray | None  # float32 [shape=(n_sections, n_tags)], mean tag probabilities
-    tag_names: tuple[str, ...]
-    n_pieces: np.ndarray  # int64 [shape=(n_sections,)], pieces whose centre lies in the section
-    weights_sha256: str
-    config_digest: str
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,7 +30,6 @@ drawn with a seeded generator): the thesis's "mean activation per cluster".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -38,25 +37,14 @@ import torch
 import torch.nn.functional as F
 
 from ..config import EmbedConfig
-from .embed import EmbeddingModel, _threads, batch_size_for, embed_inputs, load_model
 from ..errors import ModelError, ParameterError
+from ..records import ClusterHeatmap
+from .embed import EmbeddingModel, _threads, batch_size_for, embed_inputs, load_model
 
-__all__ = ["MAX_PER_CLUSTER", "ClusterHeatmap", "gradcam", "cluster_heatmaps"]
+__all__ = ["MAX_PER_CLUSTER", "gradcam", "sample_members", "cluster_centroids", "heatmaps_of_samples", "cluster_heatmaps"]
 
 #: Members per cluster whose heat maps are computed (a backward pass each); the rest are not used.
 MAX_PER_CLUSTER = 32
-
-
-@dataclass(frozen=True, eq=False)
-class ClusterHeatmap:
-    """Mean Grad-CAM heat map and mean input of one cluster's (sampled) members."""
-
-    label: int
-    heat: np.ndarray  # float32 [shape=(frames, bands)], mean of per-piece maps scaled to max 1
-    mean_input: np.ndarray  # float32 [shape=(frames, bands)], mean log-mel input of the same pieces
-    members: np.ndarray  # int64 [shape=(n_used,)], row indices of the pieces used
-    n_members: int  # pieces in the cluster before sampling
-    similarity: float  # mean cosine similarity of the used pieces to the centroid
 
 
 def _project(cam: torch.Tensor, width: int, shape: tuple[int, int]) -> torch.Tensor:
@@ -151,6 +139,102 @@ def gradcam(
     return heat, sims
 
 
+def sample_members(labels: np.ndarray, *, max_per_cluster: int = MAX_PER_CLUSTER, seed: int = 0) -> dict[int, np.ndarray]:
+    """The members of each cluster that get a backward pass: at most ``max_per_cluster``, drawn seeded.
+
+    One generator seeded with ``seed`` draws each cluster's sample in turn,
+    clusters in increasing label order, so the same labels and seed always
+    give the same samples.
+
+    Parameters
+    ----------
+    labels : np.ndarray [shape=(n,)]
+        Each piece's cluster; negative labels (noise) are left out.
+    max_per_cluster : int
+        Sample cap per cluster.
+    seed : int
+        Seeds the sampling.
+
+    Returns
+    -------
+    dict int -> np.ndarray [shape=(n_used,)]
+        Sorted int64 row indices into ``labels`` per cluster label.
+
+    Raises
+    ------
+    ParameterError
+        If ``max_per_cluster < 1``.
+    """
+    if max_per_cluster < 1:
+        raise ParameterError(f"max_per_cluster must be >= 1, got {max_per_cluster}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    chosen: dict[int, np.ndarray] = {}
+    for c in sorted(int(v) for v in np.unique(labels) if v >= 0):
+        members = np.flatnonzero(labels == c)
+        chosen[c] = np.sort(rng.choice(members, size=min(max_per_cluster, members.size), replace=False)).astype(np.int64)
+    return chosen
+
+
+def heatmaps_of_samples(
+    samples: Mapping[int, np.ndarray],
+    inputs: Mapping[int, np.ndarray],
+    labels: np.ndarray,
+    centroids: Mapping[int, np.ndarray],
+    *,
+    config: EmbedConfig,
+) -> dict[int, ClusterHeatmap]:
+    """Mean Grad-CAM heat map and mean input of each cluster's sampled members.
+
+    Parameters
+    ----------
+    samples : mapping int -> np.ndarray [shape=(n_used,)]
+        Row indices per cluster (from :func:`sample_members`).
+    inputs : mapping int -> np.ndarray [shape=(frames, bands)]
+        The model input of every sampled row (an array of all rows will do).
+    labels : np.ndarray [shape=(n,)]
+        Every row's cluster (counts the members before sampling).
+    centroids : mapping int -> np.ndarray [shape=(dim,)]
+        The target of each cluster.
+    config : EmbedConfig
+
+    Returns
+    -------
+    dict int -> ClusterHeatmap
+
+    Raises
+    ------
+    ParameterError
+        If a cluster has no centroid or the shapes do not fit the model.
+    ModelError
+        If the model cannot be loaded or a pass fails.
+    """
+    missing = [c for c in samples if c not in centroids]
+    if missing:
+        raise ParameterError(f"no centroid for cluster {missing[0]}")
+    labels = np.asarray(labels)
+    result: dict[int, ClusterHeatmap] = {}
+    for label, used in samples.items():
+        x = np.stack([inputs[int(r)] for r in used]).astype(np.float32, copy=False)
+        heat, sims = gradcam(x, np.asarray(centroids[label], dtype=np.float32), config=config)
+        result[label] = ClusterHeatmap(
+            label=label,
+            heat=heat.mean(axis=0),
+            mean_input=x.mean(axis=0),
+            members=np.asarray(used, dtype=np.int64),
+            n_members=int((labels == label).sum()),
+            similarity=float(sims.mean()),
+        )
+    return result
+
+
+def cluster_centroids(embeddings: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """The mean embedding (float32) of every cluster's pieces, all of them; noise (negative labels) left out."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    labels = np.asarray(labels)
+    return {int(c): embeddings[labels == c].mean(axis=0) for c in np.unique(labels) if c >= 0}
+
+
 def cluster_heatmaps(
     inputs: np.ndarray,
     labels: np.ndarray,
@@ -168,7 +252,8 @@ def cluster_heatmaps(
     inputs : np.ndarray [shape=(n, frames, bands)]
         Model inputs of the pieces (from :func:`engine.neural.embed.model_inputs`).
     labels : np.ndarray [shape=(n,)]
-        Each piece's cluster (the cluster of the section it belongs to).
+        Each piece's cluster (the cluster of the section it belongs to);
+        negative labels (noise) are left out.
     config : EmbedConfig
     embeddings : np.ndarray [shape=(n, dim)], optional
         The pieces' embeddings in ``config.layer`` (unpostprocessed), used
@@ -177,7 +262,8 @@ def cluster_heatmaps(
         Explicit centroids; by default the mean embedding of each cluster's
         pieces (all of them, not only the sampled ones).
     max_per_cluster : int
-        Sample cap: at most this many members per cluster get a backward pass.
+        Sample cap: at most this many members per cluster get a backward
+        pass (drawn by :func:`sample_members`).
     seed : int
         Seeds the sampling.
 
@@ -196,31 +282,12 @@ def cluster_heatmaps(
     labels = np.asarray(labels)
     if inputs.ndim != 3 or labels.shape != (inputs.shape[0],):
         raise ParameterError(f"inputs {inputs.shape} and labels {labels.shape} disagree")
-    if max_per_cluster < 1:
-        raise ParameterError(f"max_per_cluster must be >= 1, got {max_per_cluster}")
+    samples = sample_members(labels, max_per_cluster=max_per_cluster, seed=seed)
     if centroids is None:
         if embeddings is None:
             net = load_model(config)
             embeddings, _ = embed_inputs(inputs, net=net, layer=config.layer, batch_size=batch_size_for(config, net.device))
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if embeddings.shape[0] != inputs.shape[0]:
-            raise ParameterError(f"{embeddings.shape[0]} embeddings for {inputs.shape[0]} inputs")
-        centroids = {int(c): embeddings[labels == c].mean(axis=0) for c in np.unique(labels)}
-    rng = np.random.default_rng(seed)
-    result: dict[int, ClusterHeatmap] = {}
-    for label in np.unique(labels):
-        label = int(label)
-        if label not in centroids:
-            raise ParameterError(f"no centroid for cluster {label}")
-        members = np.flatnonzero(labels == label)
-        used = np.sort(rng.choice(members, size=max_per_cluster, replace=False)) if members.size > max_per_cluster else members
-        heat, sims = gradcam(inputs[used], np.asarray(centroids[label], dtype=np.float32), config=config)
-        result[label] = ClusterHeatmap(
-            label=label,
-            heat=heat.mean(axis=0),
-            mean_input=inputs[used].mean(axis=0),
-            members=used.astype(np.int64),
-            n_members=int(members.size),
-            similarity=float(sims.mean()),
-        )
-    return result
+        if np.asarray(embeddings).shape[0] != inputs.shape[0]:
+            raise ParameterError(f"{np.asarray(embeddings).shape[0]} embeddings for {inputs.shape[0]} inputs")
+        centroids = cluster_centroids(embeddings, labels)
+    return heatmaps_of_samples(samples, inputs, labels, centroids, config=config)

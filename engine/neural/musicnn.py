@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..audio.stft import frame_count, power_blocks
 from ..errors import ModelError, ParameterError
 
 __all__ = [
@@ -131,10 +132,11 @@ def mel_filterbank() -> np.ndarray:
 def log_mel(y: np.ndarray) -> np.ndarray:
     """Log-compressed mel spectrogram of 16 kHz mono audio, as musicnn computes it.
 
-    STFT with a periodic Hann window of 512 samples, hop 256, centred frames
-    with 256 zeros of padding on each side (librosa >= 0.10), power spectrum,
-    the mel filterbank of :func:`mel_filterbank`, then
-    ``log10(1 + 10000 * mel)``, all in float32. numpy, single-threaded and in
+    The engine's one STFT (:mod:`engine.audio.stft`, i.e. ``librosa.stft``, as
+    musicnn 0.1.0 used): a periodic Hann window of 512 samples, hop 256,
+    centred frames with 256 zeros of padding on each side (librosa >= 0.10);
+    the power spectrum, the mel filterbank of :func:`mel_filterbank`, then
+    ``log10(1 + 10000 * mel)`` in float32. numpy, single-threaded and in
     blocks of frames: it costs ~1 % of the network's time, and torch's
     threads only slow such small steps down when the machine is busy.
 
@@ -154,16 +156,10 @@ def log_mel(y: np.ndarray) -> np.ndarray:
         If ``y`` is not a non-empty one-dimensional array of finite numbers.
     """
     y = _check_audio(y)
-    n_frames = 1 + y.size // HOP_LENGTH
-    padded = np.pad(y, (N_FFT // 2, N_FFT // 2))  # zeros: librosa >= 0.10's pad_mode="constant"
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:n_frames]
-    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
     fb_t = mel_filterbank().T  # [257, 96]
-    out = np.empty((n_frames, N_MELS), dtype=np.float32)
-    for a in range(0, n_frames, _BLOCK_FRAMES):
-        spec = np.fft.rfft(frames[a : a + _BLOCK_FRAMES] * window, axis=1)  # complex64 [block, 257]
-        power = spec.real**2 + spec.imag**2
-        out[a : a + _BLOCK_FRAMES] = power @ fb_t
+    out = np.empty((frame_count(y.size, hop_length=HOP_LENGTH), N_MELS), dtype=np.float32)
+    for first, power in power_blocks(y, n_fft=N_FFT, hop_length=HOP_LENGTH, block=_BLOCK_FRAMES):
+        out[first : first + power.shape[0]] = power @ fb_t
     return np.log10(np.float32(1.0) + np.float32(LOG_GAIN) * out)
 
 

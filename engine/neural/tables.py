@@ -1,6 +1,6 @@
 """CNN embeddings as tables the analysis modules take, and Grad-CAM per cluster from stored pieces.
 
-:func:`engine.run.pipeline.embed_library` gives a :class:`~engine.records.PieceTable`
+:func:`engine.run.embedding.embed_library` gives a :class:`~engine.records.PieceTable`
 (one row per CNN input piece, each knowing its section). This module turns it
 into what clustering, projection, similarity and comparison work on:
 
@@ -16,35 +16,19 @@ into what clustering, projection, similarity and comparison work on:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..config import EmbedConfig
-from ..errors import DecodeError, EngineError, ParameterError
-from ..records import PieceTable, SectionTable
+from ..errors import DecodeError, ParameterError
+from ..records import EmbeddingTable, PieceTable, SectionTable
 
-__all__ = ["LEVELS", "EmbeddingTable", "embedding_table", "piece_inputs", "cluster_gradcam", "piece_seconds"]
+__all__ = ["LEVELS", "embedding_table", "piece_inputs", "cluster_gradcam", "piece_seconds"]
 
 #: What a row of an embedding table is.
 LEVELS: tuple[str, ...] = ("pieces", "sections")
-
-
-@dataclass(frozen=True, eq=False)
-class EmbeddingTable:
-    """Embeddings as a table, with the tags of the same rows."""
-
-    table: SectionTable  # rows: pieces or sections; values float64 [shape=(n_rows, dim)]
-    tags: np.ndarray | None  # float32 [shape=(n_rows, n_tags)] tag probabilities (musicnn), else None
-    tag_names: tuple[str, ...]
-    level: str  # "pieces" | "sections"
-    model: str  # EmbedConfig.model
-    weights: str  # "<file> sha256:<hex>"
-
-    def __len__(self) -> int:
-        return len(self.table)
 
 
 def piece_seconds(model: str) -> float:
@@ -60,7 +44,7 @@ def embedding_table(pieces: PieceTable, sections: SectionTable, *, level: str = 
     Parameters
     ----------
     pieces : PieceTable
-        From :func:`engine.run.pipeline.embed_library` with the same analysis
+        From :func:`engine.run.embedding.embed_library` with the same analysis
         config as ``sections``.
     sections : SectionTable
         The sections to keep (e.g. the representative ones); their metadata
@@ -85,8 +69,6 @@ def embedding_table(pieces: PieceTable, sections: SectionTable, *, level: str = 
     ParameterError
         For an unknown level, or when no piece lies in the sections.
     """
-    from .embed import pool
-
     if level not in LEVELS:
         raise ParameterError(f"level must be one of {list(LEVELS)}, got {level!r}")
     if len(pieces) == 0:
@@ -94,45 +76,9 @@ def embedding_table(pieces: PieceTable, sections: SectionTable, *, level: str = 
     dim = pieces.values.shape[1]
     names = tuple(f"{pieces.model}_{i:03d}" for i in range(dim))
     digest = f"{pieces.config_digest}:{sections.config_digest}:{level}"
-    pmeta = pieces.meta.reset_index(drop=True)
     smeta = sections.meta.reset_index(drop=True)
-    if level == "pieces":
-        keys = pd.MultiIndex.from_arrays([smeta["track_id"].astype(str), smeta["section"].astype(np.int64)])
-        pos = pd.Series(np.arange(len(smeta)), index=keys)
-        look = pd.MultiIndex.from_arrays([pmeta["track_id"].astype(str), pmeta["section"].astype(np.int64)])
-        where = pos.reindex(look).to_numpy()
-        keep = ~pd.isna(where)
-        if not keep.any():
-            raise ParameterError("no embedded piece lies in these sections (were they embedded with this analysis?)")
-        rows = where[keep].astype(np.int64)
-        meta = smeta.iloc[rows].reset_index(drop=True)
-        meta["piece"] = pmeta["piece"].to_numpy()[keep]
-        meta["start_s"] = pmeta["start_s"].to_numpy(np.float64)[keep]
-        meta["end_s"] = pmeta["end_s"].to_numpy(np.float64)[keep]
-        meta["partial"] = False
-        values = pieces.values[keep].astype(np.float64)
-        tags = pieces.tags[keep] if pieces.tags is not None else None
-    else:
-        values = np.zeros((len(smeta), dim), np.float64)
-        tags = np.zeros((len(smeta), pieces.tags.shape[1]), np.float32) if pieces.tags is not None else None
-        found = np.zeros(len(smeta), bool)
-        for tid, srows in smeta.groupby("track_id", sort=False).groups.items():
-            srows = np.asarray(srows)
-            prow = np.flatnonzero(pmeta["track_id"].to_numpy() == tid)
-            if len(prow) == 0:
-                continue
-            ps, pe = pmeta["start_s"].to_numpy(np.float64)[prow], pmeta["end_s"].to_numpy(np.float64)[prow]
-            ss, se = smeta["start_s"].to_numpy(np.float64)[srows], smeta["end_s"].to_numpy(np.float64)[srows]
-            mean, _, _ = pool(pieces.values[prow], ps, pe, start_s=ss, end_s=se)
-            values[srows] = mean
-            if tags is not None:
-                tags[srows] = pool(pieces.tags[prow], ps, pe, start_s=ss, end_s=se)[0]
-            found[srows] = True
-        if not found.any():
-            raise ParameterError("none of these sections' tracks has embeddings")
-        meta = smeta[found].reset_index(drop=True)
-        values = values[found]
-        tags = tags[found] if tags is not None else None
+    rows_of = _piece_rows if level == "pieces" else _section_rows
+    meta, values, tags = rows_of(pieces, smeta)
     table = SectionTable(meta=meta, values=values, names=names, config_digest=digest)
     return EmbeddingTable(
         table=table,
@@ -144,6 +90,52 @@ def embedding_table(pieces: PieceTable, sections: SectionTable, *, level: str = 
     )
 
 
+def _piece_rows(pieces: PieceTable, smeta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """Meta, values (float64) and tags of the pieces whose section is a row of ``smeta``."""
+    pmeta = pieces.meta.reset_index(drop=True)
+    keys = pd.MultiIndex.from_arrays([smeta["track_id"].astype(str), smeta["section"].astype(np.int64)])
+    pos = pd.Series(np.arange(len(smeta)), index=keys)
+    look = pd.MultiIndex.from_arrays([pmeta["track_id"].astype(str), pmeta["section"].astype(np.int64)])
+    where = pos.reindex(look).to_numpy()
+    keep = ~pd.isna(where)
+    if not keep.any():
+        raise ParameterError("no embedded piece lies in these sections (were they embedded with this analysis?)")
+    rows = where[keep].astype(np.int64)
+    meta = smeta.iloc[rows].reset_index(drop=True)
+    meta["piece"] = pmeta["piece"].to_numpy()[keep]
+    meta["start_s"] = pmeta["start_s"].to_numpy(np.float64)[keep]
+    meta["end_s"] = pmeta["end_s"].to_numpy(np.float64)[keep]
+    meta["partial"] = False
+    values = pieces.values[keep].astype(np.float64)
+    tags = pieces.tags[keep] if pieces.tags is not None else None
+    return meta, values, tags
+
+
+def _section_rows(pieces: PieceTable, smeta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """Meta, mean-pooled values (float64) and tags of the rows of ``smeta`` whose track has pieces."""
+    from .embed import pool
+
+    pmeta = pieces.meta.reset_index(drop=True)
+    values = np.zeros((len(smeta), pieces.values.shape[1]), np.float64)
+    tags = np.zeros((len(smeta), pieces.tags.shape[1]), np.float32) if pieces.tags is not None else None
+    found = np.zeros(len(smeta), bool)
+    for tid, srows in smeta.groupby("track_id", sort=False).groups.items():
+        srows = np.asarray(srows)
+        prow = np.flatnonzero(pmeta["track_id"].to_numpy() == tid)
+        if len(prow) == 0:
+            continue
+        ps, pe = pmeta["start_s"].to_numpy(np.float64)[prow], pmeta["end_s"].to_numpy(np.float64)[prow]
+        ss, se = smeta["start_s"].to_numpy(np.float64)[srows], smeta["end_s"].to_numpy(np.float64)[srows]
+        mean, _, _ = pool(pieces.values[prow], ps, pe, start_s=ss, end_s=se)
+        values[srows] = mean
+        if tags is not None:
+            tags[srows] = pool(pieces.tags[prow], ps, pe, start_s=ss, end_s=se)[0]
+        found[srows] = True
+    if not found.any():
+        raise ParameterError("none of these sections' tracks has embeddings")
+    return smeta[found].reset_index(drop=True), values[found], (tags[found] if tags is not None else None)
+
+
 def piece_inputs(path: str, start_s: np.ndarray, *, config: EmbedConfig, name: str | None = None) -> np.ndarray:
     """The network inputs of the pieces of one file that start at ``start_s``.
 
@@ -152,7 +144,7 @@ def piece_inputs(path: str, start_s: np.ndarray, *, config: EmbedConfig, name: s
     path : str
         The audio file.
     start_s : np.ndarray [shape=(n,)]
-        Start times of the wanted pieces, as stored by :func:`engine.run.pipeline.embed_library`.
+        Start times of the wanted pieces, as stored by :func:`engine.run.embedding.embed_library`.
     config : EmbedConfig
         The model (decides the input shape).
     name : str, optional
@@ -216,7 +208,7 @@ def cluster_gradcam(
 
     Returns
     -------
-    dict int -> engine.neural.gradcam.ClusterHeatmap
+    dict int -> engine.records.ClusterHeatmap
         ``members`` index rows of ``pieces``.
 
     Raises
@@ -226,29 +218,36 @@ def cluster_gradcam(
     DecodeError, ModelError
         If audio or the model cannot be loaded.
     """
-    from .gradcam import ClusterHeatmap, gradcam
+    from .gradcam import cluster_centroids, heatmaps_of_samples, sample_members
 
     labels = np.asarray(labels)
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if labels.shape != (len(pieces),) or embeddings.shape[0] != len(pieces):
         raise ParameterError(f"{len(pieces)} pieces, {labels.shape[0]} labels and {embeddings.shape[0]} embeddings disagree")
-    if max_per_cluster < 1:
-        raise ParameterError(f"max_per_cluster must be >= 1, got {max_per_cluster}")
     if config.model == "vggish" and config.vggish_postprocess:
         raise ParameterError("Grad-CAM needs raw VGGish embeddings; the stored ones are postprocessed (PCA, 8-bit)")
-    rng = np.random.default_rng(seed)
-    chosen: dict[int, np.ndarray] = {}
-    for c in sorted(int(v) for v in np.unique(labels) if v >= 0):
-        members = np.flatnonzero(labels == c)
-        chosen[c] = np.sort(rng.choice(members, size=min(max_per_cluster, members.size), replace=False))
-    if not chosen:
+    samples = sample_members(labels, max_per_cluster=max_per_cluster, seed=seed)
+    if not samples:
         raise ParameterError("no cluster to explain (every piece is noise)")
-    rows = np.unique(np.concatenate(list(chosen.values())))
-    meta = pieces.reset_index(drop=True)
+    rows = np.unique(np.concatenate(list(samples.values())))
+    inputs = _inputs_of_rows(pieces.reset_index(drop=True), rows, paths=paths, config=config, progress=progress)
+    return heatmaps_of_samples(samples, inputs, labels, cluster_centroids(embeddings, labels), config=config)
+
+
+def _inputs_of_rows(
+    meta: pd.DataFrame,
+    rows: np.ndarray,
+    *,
+    paths: Mapping[str, str],
+    config: EmbedConfig,
+    progress: Callable[[int, int, str], None] | None,
+) -> dict[int, np.ndarray]:
+    """The network input of each of ``rows`` of the piece metadata, decoding each track once."""
     inputs: dict[int, np.ndarray] = {}
-    tracks = list(dict.fromkeys(meta["track_id"].to_numpy()[rows].tolist()))
+    track_of = meta["track_id"].to_numpy()[rows]
+    tracks = list(dict.fromkeys(track_of.tolist()))
     for i, tid in enumerate(tracks, start=1):
-        mine = rows[meta["track_id"].to_numpy()[rows] == tid]
+        mine = rows[track_of == tid]
         name = str(meta["name"].iloc[mine[0]])
         path = paths.get(tid, "")
         if not path:
@@ -258,20 +257,4 @@ def cluster_gradcam(
             inputs[int(r)] = x
         if progress is not None:
             progress(i, len(tracks), name)
-    out = {}
-    for c, members in chosen.items():
-        x = np.stack([inputs[int(r)] for r in members])
-        target = embeddings[labels == c].mean(axis=0)
-        try:
-            heat, sims = gradcam(x, target, config=config)
-        except EngineError:
-            raise
-        out[c] = ClusterHeatmap(
-            label=c,
-            heat=heat.mean(axis=0),
-            mean_input=x.mean(axis=0),
-            members=members.astype(np.int64),
-            n_members=int((labels == c).sum()),
-            similarity=float(sims.mean()),
-        )
-    return out
+    return inputs

@@ -173,20 +173,22 @@ def _file(path: Path, source: str, kind: _Kind) -> WeightsFile:
     return WeightsFile(path=str(path), sha256=sha, source=source, official=official)
 
 
+def _named(text: str, source: str, kind: _Kind, complaint: str) -> WeightsFile:
+    """The file a user named; it must exist (else ``complaint``, with ``{path}`` filled in, says so)."""
+    p = Path(text).expanduser()
+    if not p.is_file():
+        raise ModelError(f"{kind.what}: " + complaint.format(path=p))
+    return _file(p.resolve(), source, kind)
+
+
 def _find(kind: _Kind, *, path: str, allow_download: bool, beside: str = "") -> WeightsFile:
     tried: list[str] = []
     if path:
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ModelError(f"{kind.what}: the explicit path {p} ({kind.setting}) is not a file")
-        return _file(p.resolve(), "explicit", kind)
+        return _named(path, "explicit", kind, "the explicit path {path} (" + kind.setting + ") is not a file")
     tried.append(f"explicit path ({kind.setting}): not set")
     env = os.environ.get(kind.env, "")
     if env:
-        p = Path(env).expanduser()
-        if not p.is_file():
-            raise ModelError(f"{kind.what}: ${kind.env} names {p}, which is not a file")
-        return _file(p.resolve(), "environment", kind)
+        return _named(env, "environment", kind, "$" + kind.env + " names {path}, which is not a file")
     tried.append(f"${kind.env}: not set")
     if beside:
         p = Path(beside).parent / kind.filename

@@ -7,19 +7,19 @@ module per stage (``records.audio`` ... ``records.run``), all exported here:
 stages, so any stage may import them.
 """
 
+from .analysis import *  # noqa: F401,F403
+from .analysis import __all__ as _analysis
 from .audio import *  # noqa: F401,F403
 from .audio import __all__ as _audio
 from .describe import *  # noqa: F401,F403
 from .describe import __all__ as _describe
-from .neural import *  # noqa: F401,F403
-from .neural import __all__ as _neural
-from .store import *  # noqa: F401,F403
-from .store import __all__ as _store
-from .analysis import *  # noqa: F401,F403
-from .analysis import __all__ as _analysis
 from .mixing import *  # noqa: F401,F403
 from .mixing import __all__ as _mixing
+from .neural import *  # noqa: F401,F403
+from .neural import __all__ as _neural
 from .run import *  # noqa: F401,F403
 from .run import __all__ as _run
+from .store import *  # noqa: F401,F403
+from .store import __all__ as _store
 
 __all__ = [*_audio, *_describe, *_neural, *_store, *_analysis, *_mixing, *_run]

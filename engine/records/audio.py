@@ -1,4 +1,4 @@
-"""Records of the audio stage: a track's identity, its decoded signal and its section bounds.
+"""Records of the audio stage: a track's identity, its decoded signal, its section bounds, clips and spectrograms.
 
 Frozen dataclasses holding arrays and tuples (shapes documented per field);
 they import nothing from the engine's stages.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Track", "Audio", "Segmentation"]
+__all__ = ["Track", "Audio", "Segmentation", "Clip", "Spectrogram"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,29 @@ class Segmentation:
     @property
     def n_sections(self) -> int:
         return int(self.section.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """Samples of one section of a file."""
+
+    y: np.ndarray  # float32 [shape=(n_samples,)] mono, or [shape=(n_samples, n_channels)]
+    sample_rate: int  # Hz
+    start_s: float  # where the clip starts in the file, seconds
+    end_s: float  # where it ends (clipped to the file's end), seconds
+    name: str  # the file's display name
+
+    @property
+    def duration_s(self) -> float:
+        return self.y.shape[0] / self.sample_rate
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrogram:
+    """Power in decibels on a log-frequency axis."""
+
+    db: np.ndarray  # float32 [shape=(n_bands, n_frames)], dB relative to the loudest cell, floored at -top_db
+    freqs_hz: np.ndarray  # float64 [shape=(n_bands,)], band centres, ascending
+    times_s: np.ndarray  # float64 [shape=(n_frames,)], frame centres in seconds from the clip's start
+    sample_rate: int  # Hz
+    top_db: float  # dynamic range shown

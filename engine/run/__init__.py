@@ -1,9 +1,10 @@
 """Running the pipeline over a batch of files, locally or on Dask.
 
-Takes files (or a folder) and a store. Gives the store filled: hash -> decode ->
-describe -> embed -> store per file, in a local process pool (:mod:`.pipeline`) or
-on a Dask cluster (:mod:`.distributed`), with progress, and each file that failed
-named with its reason.
+Takes files (or a folder, or an fsspec URL: :mod:`.inputs`) and a store. Gives the
+store filled: hash -> decode -> describe -> store per file, here, in a local process
+pool (:mod:`.pipeline`) or on a Dask cluster (:mod:`.distributed`), with progress,
+and each file that failed named with its reason; then CNN embeddings of the
+stored tracks (:mod:`.embedding`).
 """
 
 from .._lazy import lazy_exports
@@ -12,9 +13,14 @@ _EXPORTS = {
     "distributed": (
         "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
     ),
+    "embedding": (
+        "embed_library",
+    ),
+    "inputs": (
+        "collect_inputs", "local_copy",
+    ),
     "pipeline": (
-        "InputFile", "Progress", "collect_inputs", "analyze", "open_library", "embed_library",
-        "DEMO_DIR",
+        "analyze", "open_library", "DEMO_DIR",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -4,184 +4,46 @@ The flow per file is ``hash -> (store has frames? skip : decode -> frame
 features -> store) -> sections from frames``. One bad file becomes a
 :class:`~engine.records.FileError` and never stops the others; every track
 that finished is in the store even if the batch is interrupted.
+
+:func:`analyze` runs the files in one of three ways, each its own function
+between one shared start (``_Batch``: clean the store, record the settings)
+and one shared end (``_batch_result``: the section table and the result):
+
+* here, one file after another (``_analyse_here``), or in a local process
+  pool (``_analyse_in_pool``); local files are first hashed and deduplicated
+  here (``_hash_here``);
+* as tasks (``_analyse_as_tasks``): each file is hashed where it is read, on
+  a Dask worker or, for URLs without a cluster, here one after another.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ._pool import pool_context
-from ..config import AnalysisConfig, EmbedConfig
-from ..audio.decode import SignalFile, decode_file, file_digest, is_audio_name
-from ..errors import DecodeError, EngineError, ParameterError, StoreError
-from ..describe.features import frame_features
+from ..audio.decode import SignalFile, decode_file, file_digest
+from ..audio.segment import min_track_seconds
+from ..config import AnalysisConfig
+from ..describe.frames import frame_features
 from ..describe.sections import sections_from_frames
-from ..records import BatchResult, FileError, FrameTable, PieceTable, SectionTable, Track
-from ..audio.segment import min_track_seconds, segment
-from ..store.core import Store, is_remote_url, pieces_key
+from ..errors import DecodeError, EngineError, ParameterError, StoreError
+from ..records import BatchResult, FileError, InputFile, Progress, SectionTable, Track
+from ..store.core import Store
+from ..store.urls import is_remote_url
+from ._pool import pool_context
+from .inputs import local_copy
 
-__all__ = [
-    "InputFile",
-    "Progress",
-    "collect_inputs",
-    "analyze",
-    "open_library",
-    "embed_library",
-    "DEMO_DIR",
-]
+__all__ = ["analyze", "open_library", "DEMO_DIR"]
 
 #: The bundled demo library.
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """A file to analyse and the name to show for it."""
-
-    path: str  # where to read it: a local path, or an fsspec URL (s3://bucket/crate/a.ogg)
-    name: str  # display name: the relative path the user gave
-    options: str = ""  # a URL's fsspec storage options, as JSON ("" for none or a local path)
-
-    @property
-    def is_url(self) -> bool:
-        """Is :attr:`path` a (non-local) fsspec URL?"""
-        return is_remote_url(self.path)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One finished file, reported to a progress callback."""
-
-    done: int  # files finished so far (this one included)
-    total: int  # files in the batch
-    name: str  # display name of this file
-    status: str  # "analysed" | "cached" | "duplicate" | "error"
-    audio_s: float  # seconds of audio in this file (0 on error)
-    file_wall_s: float  # seconds of work on this file, measured where it ran (a worker process, or here)
-    elapsed_s: float  # seconds since the batch started
-    detail: str = ""  # the error sentence, when status == "error"
-
-    @property
-    def realtime_factor(self) -> float:
-        """Seconds of audio per second of work on this file (inf for cached files)."""
-        return self.audio_s / self.file_wall_s if self.file_wall_s > 0 else float("inf")
-
-
-def collect_inputs(
-    sources: Sequence[str | os.PathLike], *, storage_options: Mapping[str, object] | None = None
-) -> tuple[list[InputFile], list[str]]:
-    """Expand folders and files into :class:`InputFile` items.
-
-    A folder contributes every file below it whose name ends in an audio
-    suffix, named by its path relative to that folder; a file given
-    explicitly is always tried, whatever its name. A source may also be an
-    fsspec URL (``s3://bucket/crate/``, a prefix or one object): it is listed
-    here and each file is fetched by whoever analyses it (a Dask worker, or
-    this process), so workers on many machines can read one library.
-
-    Parameters
-    ----------
-    sources : sequence of path-like or URL
-        Folders and files.
-    storage_options : mapping, optional
-        fsspec options for URL sources (credentials, an endpoint).
-
-    Returns
-    -------
-    inputs : list of InputFile
-        In a stable (sorted) order.
-    skipped : list of str
-        Files inside folders that were not tried (not audio by name).
-
-    Raises
-    ------
-    ParameterError
-        If a source does not exist or its URL cannot be listed.
-    """
-    inputs: list[InputFile] = []
-    skipped: list[str] = []
-    for src in sources:
-        if isinstance(src, str) and is_remote_url(src):
-            found, left = _collect_url(src, storage_options or {})
-            inputs += found
-            skipped += left
-            continue
-        p = Path(src)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if not f.is_file() or f.name.startswith("."):
-                    continue
-                rel = f.relative_to(p).as_posix()
-                (inputs.append(InputFile(str(f.resolve()), rel)) if is_audio_name(f.name) else skipped.append(rel))
-        elif p.exists():
-            inputs.append(InputFile(str(p.resolve()), p.name))
-        else:
-            raise ParameterError(f"no such file or folder: {src}")
-    return inputs, skipped
-
-
-def _collect_url(url: str, options: Mapping[str, object]) -> tuple[list[InputFile], list[str]]:
-    """List an fsspec URL: a prefix's audio files (relative names) or one object."""
-    import json
-
-    import fsspec
-
-    try:
-        fs, root = fsspec.core.url_to_fs(url, **options)
-        protocol = url.split("://", 1)[0]
-        encoded = json.dumps(dict(options), sort_keys=True) if options else ""
-        if fs.isdir(root):
-            root = root.rstrip("/")
-            found, skipped = [], []
-            for key in sorted(fs.find(root)):
-                rel = key[len(root) + 1 :]
-                if not rel or rel.rsplit("/", 1)[-1].startswith("."):
-                    continue
-                if is_audio_name(rel):
-                    found.append(InputFile(f"{protocol}://{key}", rel, encoded))
-                else:
-                    skipped.append(rel)
-            return found, skipped
-        if fs.isfile(root):
-            return [InputFile(url, root.rsplit("/", 1)[-1], encoded)], []
-    except (ImportError, ValueError, OSError) as exc:
-        raise ParameterError(f"cannot list {url} ({exc})") from exc
-    raise ParameterError(f"no such file or folder: {url}")
-
-
-@contextlib.contextmanager
-def _local_copy(item_path: str, options: str):
-    """A local path to read ``item_path`` from: the path itself, or a URL's object fetched to a temporary file."""
-    if not is_remote_url(item_path):
-        yield item_path
-        return
-    import json
-
-    import fsspec
-
-    suffix = Path(item_path.rsplit("/", 1)[-1]).suffix
-    with tempfile.TemporaryDirectory(prefix="cratemap-fetch-") as tmp:
-        local = os.path.join(tmp, f"input{suffix}")
-        try:
-            fs, remote = fsspec.core.url_to_fs(item_path, **(json.loads(options) if options else {}))
-            fs.get_file(remote, local)
-        except FileNotFoundError as exc:
-            raise DecodeError(item_path, "missing", "the object does not exist") from exc
-        except (ImportError, ValueError, OSError) as exc:
-            raise DecodeError(item_path, "missing", f"cannot fetch it ({exc})") from exc
-        yield local
 
 
 def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str = ""):
@@ -241,7 +103,7 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
     FileError)`` with status ``"analysed"``, ``"cached"`` or ``"error"``.
     """
     try:
-        with _local_copy(path, options) as local:
+        with local_copy(path, options) as local:
             tid = file_digest(local)
             stored = _stored(store, tid, config)
             if stored is not None:
@@ -296,7 +158,7 @@ def analyze(
     Parameters
     ----------
     inputs : iterable of InputFile or path-like
-        Files to analyse (see :func:`collect_inputs` for folders).
+        Files to analyse (see :func:`engine.run.inputs.collect_inputs` for folders).
     store : Store
         Where results are kept; tracks already there under the same frame
         settings are not decoded again.
@@ -328,144 +190,194 @@ def analyze(
     if jobs < 1:
         raise ParameterError(f"jobs must be >= 1, got {jobs}")
     items = [i if isinstance(i, InputFile) else InputFile(str(Path(i).resolve()), Path(i).name) for i in inputs]
-    t0 = time.perf_counter()
-    total = len(items)
-    done = 0
-    errors: list[FileError] = []
-    duplicates: list[tuple[str, str]] = []
-    first_name: dict[str, str] = {}
-    todo: list[tuple[InputFile, str]] = []
-    cached: list[str] = []
-    tracks: dict[str, Track] = {}
-    store.clean_partial()  # temporary files of writers killed over an hour ago
-    store.record_analysis(config)  # now, not only at the end: a run killed mid-way leaves a store that opens
-
-    def report(name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(Progress(done, total, name, status, audio_s, file_wall, time.perf_counter() - t0, detail))
-
-    def remember(item: InputFile, stored: Track) -> Track:
-        # remember this name too, and where the file is now (embedding and playback read it);
-        # put_track writes only what changed, so reopening a library rewrites nothing
-        stored = dataclasses.replace(stored, path=item.path)
-        store.put_track(stored, names=[item.name])
-        return stored
-
-    def answer_from_store(item: InputFile, tid: str, stored: Track, file_wall: float) -> None:
-        tracks[tid] = remember(item, stored)
-        cached.append(tid)
-        report(item.name, "cached", stored.duration_s, file_wall)
-
-    def settle(item: InputFile, tid: str, result, file_wall: float) -> None:
-        if isinstance(result, FileError):
-            errors.append(result)
-            report(item.name, "error", 0.0, file_wall, result.detail)
-        else:
-            tracks[tid] = result
-            report(item.name, "analysed", result.duration_s, file_wall)
-
-    if client is not None or any(item.is_url for item in items):
-        # Each file is a task that hashes it where it is read (a Dask worker, or here for URLs without
-        # a cluster); the driver sorts out duplicates in input order afterwards.
-        from .distributed import run_tasks, task_failure  # imports Dask only when run_tasks runs
-
-        tasks = [(item.path, item.name, config, store, item.options) for item in items]
-        if client is not None:
-            runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, config))
-        else:
-            runs = _run_inline(tasks)
-        outcomes: dict[int, tuple[str, str, object]] = {}
-        seen: dict[str, str] = {}  # track id -> the name first finished under (for the progress line only)
-        for i, outcome, file_wall in runs:
-            item = items[i]
-            if isinstance(outcome, BaseException):  # the task itself failed (or killed every worker it ran on)
-                outcome = ("error", "", FileError(item.name, "error", task_failure(outcome)))
-            status, tid, result = outcome
-            outcomes[i] = (status, tid, result)
-            if status == "error":
-                report(item.name, "error", 0.0, file_wall, result.detail)
-            elif tid in seen:
-                report(item.name, "duplicate", 0.0, file_wall, f"same audio as {seen[tid]}")
-            else:
-                seen[tid] = item.name
-                report(item.name, status, result.duration_s, file_wall)
-        # what the batch holds is settled in input order, whichever task finished first
-        for i, item in enumerate(items):
-            status, tid, result = outcomes[i]
-            if status == "error":
-                errors.append(result)
-            elif tid in first_name:
-                duplicates.append((item.name, first_name[tid]))
-            else:
-                first_name[tid] = item.name
-                if status == "cached":
-                    tracks[tid] = remember(item, result)
-                    cached.append(tid)
-                else:
-                    tracks[tid] = result
+    batch = _Batch(store, config, total=len(items), progress=progress)
+    if client is not None or any(is_remote_url(item.path) for item in items):
+        _analyse_as_tasks(batch, items, client)
     else:
-        for item in items:
-            t_file = time.perf_counter()
-            try:
-                tid = file_digest(item.path)
-            except DecodeError as exc:
-                errors.append(FileError(item.name, exc.reason, exc.detail))
-                report(item.name, "error", 0.0, time.perf_counter() - t_file, exc.detail)
-                continue
-            if tid in first_name:
-                duplicates.append((item.name, first_name[tid]))
-                report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {first_name[tid]}")
-                continue
-            first_name[tid] = item.name
-            stored = _stored(store, tid, config)
-            if stored is not None:
-                answer_from_store(item, tid, stored, time.perf_counter() - t_file)
-            else:
-                todo.append((item, tid))
-
+        todo = _hash_here(batch, items)
         if jobs == 1 or len(todo) <= 1:
-            for item, tid in todo:
-                settle(item, tid, *_timed_analyse_one(item.path, item.name, tid, config, store))
+            _analyse_here(batch, todo)
         else:
-            _warm_up_kernels(config)  # compile (and cache) here first: workers then only read numba's cache
-            workers = min(jobs, len(todo))
-            # each worker loads the kernels from numba's cache before its first file, so no file's time includes it
-            with ProcessPoolExecutor(workers, mp_context=pool_context(preload=__name__), initializer=_warm_up_kernels, initargs=(config,)) as pool:
-                started = time.perf_counter()
-                futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, config, store): (item, tid) for item, tid in todo}
-                for fut in as_completed(futures):
-                    item, tid = futures[fut]
-                    try:
-                        result, work_s = fut.result()
-                    except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
-                        result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
-                        work_s = time.perf_counter() - started  # unknown: at most this long
-                    settle(item, tid, result, work_s)
+            _analyse_in_pool(batch, todo, jobs)
+    return _batch_result(batch)
 
-    ok_ids = [tid for tid in first_name if tid in tracks]
+
+class _Batch:
+    """What one :func:`analyze` call has found so far, and its progress reports (mutable; private to this module).
+
+    Built first, before any file: the store's leftovers of killed writers go
+    and the analysis settings are recorded at once, so a run killed mid-way
+    leaves a store that opens.
+    """
+
+    def __init__(self, store: Store, config: AnalysisConfig, *, total: int, progress: Callable[[Progress], None] | None) -> None:
+        self.store, self.config, self.total, self.progress = store, config, total, progress
+        self.t0 = time.perf_counter()
+        self.done = 0
+        self.errors: list[FileError] = []
+        self.duplicates: list[tuple[str, str]] = []
+        self.first_name: dict[str, str] = {}  # track id -> the name it was first seen under, in input order
+        self.cached: list[str] = []
+        self.tracks: dict[str, Track] = {}
+        store.clean_partial()  # temporary files of writers killed over an hour ago
+        store.record_analysis(config)  # now, not only at the end: a run killed mid-way leaves a store that opens
+
+    def report(self, name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
+        """Count one finished file and tell the progress callback."""
+        self.done += 1
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.t0
+            self.progress(Progress(self.done, self.total, name, status, audio_s, file_wall, elapsed, detail))
+
+    def from_store(self, item: InputFile, track_id: str, stored: Track) -> None:
+        """Keep a track the store already held, under this name and where the file is now.
+
+        Embedding and playback read the path; ``put_track`` writes only what
+        changed, so reopening a library rewrites nothing.
+        """
+        stored = dataclasses.replace(stored, path=item.path)
+        self.store.put_track(stored, names=[item.name])
+        self.tracks[track_id] = stored
+        self.cached.append(track_id)
+
+    def settle(self, item: InputFile, track_id: str, result: Track | FileError, file_wall: float) -> None:
+        """Keep the outcome of analysing one file here or in the local pool, and report it."""
+        if isinstance(result, FileError):
+            self.errors.append(result)
+            self.report(item.name, "error", 0.0, file_wall, result.detail)
+        else:
+            self.tracks[track_id] = result
+            self.report(item.name, "analysed", result.duration_s, file_wall)
+
+
+def _hash_here(batch: _Batch, items: list[InputFile]) -> list[tuple[InputFile, str]]:
+    """Hash each local file here, in input order: report duplicates and what the store holds; return what is left to analyse."""
+    todo: list[tuple[InputFile, str]] = []
+    for item in items:
+        t_file = time.perf_counter()
+        try:
+            tid = file_digest(item.path)
+        except DecodeError as exc:
+            batch.errors.append(FileError(item.name, exc.reason, exc.detail))
+            batch.report(item.name, "error", 0.0, time.perf_counter() - t_file, exc.detail)
+            continue
+        if tid in batch.first_name:
+            batch.duplicates.append((item.name, batch.first_name[tid]))
+            batch.report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {batch.first_name[tid]}")
+            continue
+        batch.first_name[tid] = item.name
+        stored = _stored(batch.store, tid, batch.config)
+        if stored is not None:
+            batch.from_store(item, tid, stored)
+            batch.report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
+        else:
+            todo.append((item, tid))
+    return todo
+
+
+def _analyse_here(batch: _Batch, todo: list[tuple[InputFile, str]]) -> None:
+    """Analyse hashed files one after another in this process."""
+    for item, tid in todo:
+        batch.settle(item, tid, *_timed_analyse_one(item.path, item.name, tid, batch.config, batch.store))
+
+
+def _analyse_in_pool(batch: _Batch, todo: list[tuple[InputFile, str]], jobs: int) -> None:
+    """Analyse hashed files in a pool of ``jobs`` local worker processes (one BLAS thread each)."""
+    config = batch.config
+    _warm_up_kernels(config)  # compile (and cache) here first: workers then only read numba's cache
+    workers = min(jobs, len(todo))
+    # each worker loads the kernels from numba's cache before its first file, so no file's time includes it
+    context = pool_context(preload=__name__)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up_kernels, initargs=(config,)) as pool:
+        started = time.perf_counter()
+        futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, config, batch.store): (item, tid) for item, tid in todo}
+        for fut in as_completed(futures):
+            item, tid = futures[fut]
+            try:
+                result, work_s = fut.result()
+            except Exception as exc:  # a worker that died (killed, crashed): report the file, keep going
+                result = FileError(item.name, "error", f"the worker analysing this file failed ({type(exc).__name__})")
+                work_s = time.perf_counter() - started  # unknown: at most this long
+            batch.settle(item, tid, result, work_s)
+
+
+def _analyse_as_tasks(batch: _Batch, items: list[InputFile], client) -> None:
+    """Each file a task that hashes it where it is read: on the Dask ``client``'s workers, or here (no client).
+
+    Progress is reported as tasks finish; duplicates are sorted out in input
+    order afterwards, whichever task finished first.
+    """
+    from .distributed import run_tasks  # imports Dask only when run_tasks runs
+
+    tasks = [(item.path, item.name, batch.config, batch.store, item.options) for item in items]
+    if client is not None:
+        runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, batch.config))
+    else:
+        runs = _run_inline(tasks)
+    outcomes = _report_tasks(batch, items, runs)
+    for i, item in enumerate(items):
+        status, tid, result = outcomes[i]
+        if status == "error":
+            batch.errors.append(result)
+        elif tid in batch.first_name:
+            batch.duplicates.append((item.name, batch.first_name[tid]))
+        else:
+            batch.first_name[tid] = item.name
+            if status == "cached":
+                batch.from_store(item, tid, result)
+            else:
+                batch.tracks[tid] = result
+
+
+def _report_tasks(batch: _Batch, items: list[InputFile], runs: Iterable[tuple[int, object, float]]) -> dict[int, tuple[str, str, object]]:
+    """Report each task as it finishes; return every outcome ``(status, track id, Track or FileError)`` by input index."""
+    from .distributed import task_failure
+
+    outcomes: dict[int, tuple[str, str, object]] = {}
+    seen: dict[str, str] = {}  # track id -> the name first finished under (for the progress line only)
+    for i, outcome, file_wall in runs:
+        item = items[i]
+        if isinstance(outcome, BaseException):  # the task itself failed (or killed every worker it ran on)
+            outcome = ("error", "", FileError(item.name, "error", task_failure(outcome)))
+        status, tid, result = outcome
+        outcomes[i] = (status, tid, result)
+        if status == "error":
+            batch.report(item.name, "error", 0.0, file_wall, result.detail)
+        elif tid in seen:
+            batch.report(item.name, "duplicate", 0.0, file_wall, f"same audio as {seen[tid]}")
+        else:
+            seen[tid] = item.name
+            batch.report(item.name, status, result.duration_s, file_wall)
+    return outcomes
+
+
+def _batch_result(batch: _Batch) -> BatchResult:
+    """The batch's section table (under this batch's names) and the :class:`BatchResult`; records the analysis."""
+    ok_ids = [tid for tid in batch.first_name if tid in batch.tracks]
     sections = None
+    errors = list(batch.errors)
     if ok_ids:
         # a cached track may be too short for a longer section length
-        sections, ok_ids, too_short = _sections_of(store, config, ok_ids, first_name)
+        sections, ok_ids, too_short = _sections_of(batch.store, batch.config, ok_ids, batch.first_name)
         errors += too_short
         if sections is not None:  # show this batch's names, even for tracks first stored under another
-            sections.meta["name"] = sections.meta["track_id"].map(first_name)
-    store.record_analysis(config)
-    ok = tuple(tracks[t] for t in ok_ids)
+            sections = dataclasses.replace(sections, meta=sections.meta.assign(name=sections.meta["track_id"].map(batch.first_name)))
+    batch.store.record_analysis(batch.config)
+    ok = tuple(batch.tracks[t] for t in ok_ids)
     return BatchResult(
         tracks=ok,
         errors=tuple(errors),
-        duplicates=tuple(duplicates),
+        duplicates=tuple(batch.duplicates),
         sections=sections,
         seconds_of_audio=float(sum(t.duration_s for t in ok)),
-        wall_s=time.perf_counter() - t0,
-        from_store=tuple(cached),
+        wall_s=time.perf_counter() - batch.t0,
+        from_store=tuple(batch.cached),
     )
 
 
-def _sections_of(store: Store, config: AnalysisConfig, ids: list[str], names: Mapping[str, str]):
+def _sections_of(
+    store: Store, config: AnalysisConfig, ids: list[str], names: Mapping[str, str]
+) -> tuple[SectionTable | None, list[str], list[FileError]]:
     """The section table of ``ids`` (None when none has a row), the ids with rows, and an error for each other.
 
     A track without rows is ``too-short`` only when it really is; a track
@@ -492,7 +404,7 @@ def _sections_of(store: Store, config: AnalysisConfig, ids: list[str], names: Ma
     return sections, [t for t in ids if t in with_rows], errors
 
 
-def _run_inline(tasks):
+def _run_inline(tasks: list[tuple]) -> Iterator[tuple[int, object, float]]:
     """:func:`engine.run.distributed.run_tasks` without a cluster: one task after another, here."""
     for i, args in enumerate(tasks):
         t0 = time.perf_counter()
@@ -542,111 +454,4 @@ def open_library(store: Store, *, config: AnalysisConfig | None = None) -> Batch
         seconds_of_audio=float(sum(t.duration_s for t in ok)),
         wall_s=time.perf_counter() - t0,
         from_store=tuple(t.track_id for t in ok),
-    )
-
-
-def embed_library(
-    store: Store,
-    track_ids: Sequence[str],
-    *,
-    analysis: AnalysisConfig,
-    config: EmbedConfig = EmbedConfig(),
-    paths: Mapping[str, str] | None = None,
-    progress: Callable[[Progress], None] | None = None,
-) -> PieceTable:
-    """CNN embeddings of every piece of the given tracks, cached in the store.
-
-    Embeddings are stored per track under ``(track_id,
-    EmbedConfig.cache_digest(), weights sha256)``, independent of the section
-    length, the batch size, the device and where the weights file lies; each piece is then
-    given the section of ``analysis`` that contains its centre (``-1`` when
-    none does), so the same stored vectors serve any section length.
-
-    Parameters
-    ----------
-    store : Store
-        Holds the tracks (their file paths are read for tracks not yet embedded).
-    track_ids : sequence of str
-        Tracks to embed, in the order wanted.
-    analysis : AnalysisConfig
-        Decides the sections the pieces are assigned to.
-    config : EmbedConfig
-        Model, layer, device and the VGGish weights policy.
-    paths : mapping of str to str, optional
-        Where each track's file is now (track_id -> path), when it may have
-        moved since the store recorded it; default: the recorded path.
-    progress : callable, optional
-        Called with a :class:`Progress` after each track; a track whose audio
-        cannot be read is reported with status ``"error"`` and left out.
-
-    Returns
-    -------
-    PieceTable
-        Possibly empty (zero rows) when no track could be embedded.
-
-    Raises
-    ------
-    ParameterError
-        For ``model="none"``.
-    ModelError
-        When the model's weights are missing (never runs random weights).
-    """
-    from ..neural.embed import embed, load_model, piece_sections
-
-    if config.model == "none":
-        raise ParameterError("embedding model 'none' computes no embeddings")
-    net = load_model(config)  # fails early, naming where it looked, when weights are missing
-    # keyed on what decides the vectors (model, layer, rate, the weights' bytes), never on batch size or device
-    key = pieces_key(config.cache_digest(), net.weights_sha256)
-    t0 = time.perf_counter()
-    metas, values, tags = [], [], []
-    tag_names: tuple[str, ...] = tuple(net.tag_names)
-    for i, tid in enumerate(track_ids, start=1):
-        t_file = time.perf_counter()
-        track = store.track(tid)
-        name = track.name if track else tid[:12]
-        status = "cached"
-        try:
-            if track is None:
-                raise DecodeError(name, "missing", "this track is not in the store")
-            if not store.has_pieces(tid, key):
-                status = "analysed"
-                path = (paths or {}).get(tid, track.path)
-                audio = decode_file(path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=tid)
-                store.put_pieces(embed(audio.y, sample_rate=audio.sample_rate, config=config, track_id=tid), key=key, config=config)
-            got = store.get_pieces(tid, key)
-        except (DecodeError, EngineError) as exc:
-            detail = exc.detail if isinstance(exc, DecodeError) else str(exc)
-            if progress is not None:
-                progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
-            continue
-        n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
-        seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=tid)
-        section = piece_sections(got["start_s"], got["end_s"], seg.start_s, seg.end_s)
-        metas.append(
-            pd.DataFrame(
-                {
-                    "track_id": tid,
-                    "name": name,
-                    "section": section,
-                    "piece": np.arange(section.shape[0], dtype=np.int64),
-                    "start_s": got["start_s"],
-                    "end_s": got["end_s"],
-                }
-            )
-        )
-        values.append(got["embeddings"])
-        if got["tags"] is not None:
-            tags.append(got["tags"])
-        if progress is not None:
-            progress(Progress(i, len(track_ids), name, status, track.duration_s, time.perf_counter() - t_file, time.perf_counter() - t0))
-    dim = values[0].shape[1] if values else 0
-    return PieceTable(
-        meta=pd.concat(metas, ignore_index=True) if metas else pd.DataFrame(columns=["track_id", "name", "section", "piece", "start_s", "end_s"]),
-        values=np.vstack(values) if values else np.zeros((0, dim), np.float32),
-        tags=np.vstack(tags) if tags and len(tags) == len(values) else None,
-        tag_names=tag_names if tags else (),
-        model=config.model,
-        weights=f"{Path(net.weights_file).name} sha256:{net.weights_sha256}",
-        config_digest=config.digest(),
     )

@@ -1,7 +1,8 @@
 """Keeping results: the store, section tables, reviews and exports.
 
 Takes per-track frames, sections and pieces. Keeps them as Parquet keyed by
-track and config digest in a folder or at any fsspec URL (:mod:`.core`). Gives
+track and config digest in a folder or at any fsspec URL (:mod:`.core`; local
+paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
 (:mod:`.tables`), experts' reviews kept in SQLite (:mod:`.reviews`) and exports:
 playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`).
@@ -11,19 +12,21 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "core": (
-        "Store", "open_store", "env_storage_options", "parse_storage_options", "is_remote_url",
-        "pieces_key", "config_from_dict", "SECTION_META_COLUMNS",
+        "Store", "open_store", "pieces_key", "config_from_dict",
     ),
     "export": (
         "PLAYLIST_FORMATS", "TABLE_FORMATS", "DIGEST_KEY", "TABLE_DIGEST_KEY", "cluster_sections",
         "write_xspf", "write_m3u", "write_playlist", "write_projector", "write_table",
     ),
     "reviews": (
-        "VERDICTS", "SCHEMA_VERSION", "Judgement", "ReviewStore", "agreement_table",
+        "VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table",
     ),
     "tables": (
-        "TableLike", "LABEL_COLUMNS", "DROPPED_COLUMNS", "META_COLUMNS", "load_table",
-        "table_from_frame", "parse_section",
+        "TableLike", "LABEL_COLUMNS", "DROPPED_COLUMNS", "load_table", "table_from_frame",
+        "parse_section",
+    ),
+    "urls": (
+        "is_remote_url", "parse_storage_options", "env_storage_options",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -15,15 +15,11 @@ Many writers (worker processes, worker machines) can share one store: each
 writes only its own tracks' files, under keys that two writers of the same
 track would fill with the same bytes, so there is never a duplicate.
 
-Every write is atomic. In a local folder it goes to a temporary file in the
-same folder and is renamed into place (atomic on POSIX), with the mode the
-process's umask gives a new file (not ``mkstemp``'s 0600), so workers
-running as other users and web servers can read a shared store; on object stores
-(S3, GCS, Azure) a file is one PUT, which readers see whole or not at all; on
-other fsspec filesystems a temporary file is moved into place. A writer killed
-mid-write leaves at most a ``.tmp-*`` file, which no listing counts and
-:meth:`Store.clean_partial` removes. Each Parquet file carries its config
-(JSON), the config digest and the library versions in its schema metadata.
+Every write is atomic, and a writer killed mid-write leaves at most a
+``.tmp-*`` file, which no listing counts and :meth:`Store.clean_partial`
+removes (how, per filesystem: :mod:`engine.store._files`). Each Parquet file
+carries its config (JSON), the config digest and the library versions in its
+schema metadata.
 
 Caching decisions, written where they are made:
 
@@ -34,22 +30,16 @@ Caching decisions, written where they are made:
 * the track id is the sha256 of the file's bytes, so a renamed file is found.
 
 Names. Each name a track was seen under is its own file, written once and
-never rewritten, so writers that add names to one track at the same time
-(worker processes, machines, app sessions) can never lose one another's
-update, on a local folder or an object store alike; the track record is
-rewritten only when one of its fields really changed.
+never rewritten (:mod:`engine.store._names`), so concurrent writers never
+lose one another's names; the track record is rewritten only when one of its
+fields really changed.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import json
 import os
-import tempfile
 import time
-import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,18 +59,16 @@ from ..config import (
     SegmentConfig,
     SelectConfig,
 )
-from ..errors import ParameterError, StoreError
 from ..describe.sections import sections_from_frames
-from ..records import FrameTable, SectionTable, Track
+from ..errors import StoreError
+from ..records import SECTION_META_COLUMNS, FrameTable, SectionTable, Track
+from ._files import StoreFiles
+from ._names import name_body, name_entry, name_file, ordered_names
 
-__all__ = ["Store", "open_store", "env_storage_options", "parse_storage_options", "is_remote_url", "pieces_key", "config_from_dict", "SECTION_META_COLUMNS"]
+__all__ = ["Store", "open_store", "pieces_key", "config_from_dict"]
 
 STORE_FORMAT = 1
 _MANIFEST = "cratemap-store.json"
-SECTION_META_COLUMNS = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
-_TMP_PREFIX = ".tmp-"
-#: fsspec protocols whose single PUT is atomic (a reader sees the whole object or none): no temporary file needed.
-_ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss", "r2"})
 #: Reads of many small per-track files go through this many threads (object stores answer each in tens of ms).
 _READ_THREADS = 16
 
@@ -112,45 +100,6 @@ def config_from_dict(d: dict[str, Any]) -> AnalysisConfig:
         raise StoreError(f"the stored analysis config is not readable ({exc})") from exc
 
 
-def _umask() -> int:
-    """The process's umask: read on every call where the OS shows it without changing it (Linux)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return _umask_once()
-
-
-@functools.lru_cache(maxsize=1)
-def _umask_once() -> int:
-    """Elsewhere: set and restored once (os.umask can only be read by setting it), then remembered."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda fh: fh.write(data))
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write a local file through ``write(fh)`` into a temporary file renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give a new file: mkstemp's 0600 survives the rename
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 #: Rows per Parquet row group when frame features are written: the columns of one
 #: group are converted at a time, so writing a long track's frames holds no second copy.
@@ -177,12 +126,8 @@ def _write_frames_parquet(sink, frames: FrameTable, meta_json: str) -> None:
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
 
 
-def is_remote_url(text: str) -> bool:
-    """Is ``text`` an fsspec URL of a non-local filesystem (``s3://``, ``memory://``...), not a path or ``file://``?"""
-    return "://" in text and not (text.startswith("file://") or text.startswith("local://"))
 
-
-class Store:
+class Store(StoreFiles):
     """A result store in a local folder or at any fsspec URL (created when missing).
 
     Parameters
@@ -207,67 +152,17 @@ class Store:
     """
 
     def __init__(self, root: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None, create: bool = True) -> None:
-        text = os.fspath(root)
-        self.storage_options: dict[str, Any] = dict(storage_options or {})
-        self.is_local = not is_remote_url(text)
-        if self.is_local:
-            local = text.split("://", 1)[1] if "://" in text else text
-            self._root = Path(local).expanduser()
-            self.url = text if "://" in text else str(self._root)
-            self.fs = None
-            self._base = str(self._root)
-            if not create:
-                self._require_manifest()
-            try:
-                self._root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the store folder {self._root} ({exc.strerror or exc})") from exc
-        else:
-            import fsspec  # lazy: only URLs need it
-
-            try:
-                self.fs, path = fsspec.core.url_to_fs(text, **self.storage_options)
-            except (ImportError, ValueError) as exc:
-                raise StoreError(f"cannot open the store {text}: {exc}") from exc
-            self._root = None
-            self.url = text.rstrip("/")
-            self._base = path.rstrip("/")
-            self._atomic_put = bool(set(_as_tuple(self.fs.protocol)) & _ATOMIC_PUT)
-            if not create:
-                self._require_manifest()
-            try:
-                self.fs.makedirs(self._base, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the store {self.url} ({exc})") from exc
+        super().__init__(root, storage_options=storage_options)
+        if not create:
+            self._require_manifest()
+        self._make_base()
         manifest = self._read_manifest()
         if manifest.get("format", STORE_FORMAT) != STORE_FORMAT:
             raise StoreError(f"{self.url} holds a store of format {manifest.get('format')}, this CrateMap reads {STORE_FORMAT}")
         if not manifest and create:
             # the marker, now: a run killed before its end must leave a store that `info` and readers accept
-            self._create_manifest()
-
-    def _create_manifest(self) -> None:
-        """Write the store's marker unless one exists (never overwriting another writer's)."""
-        data = json.dumps({"format": STORE_FORMAT, "created": time.time()}, indent=1).encode()
-        path = self._path(_MANIFEST)
-        if self.fs is None:
-            tmp = Path(path).with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
-            try:
-                _atomic_write_bytes(tmp, data)
-                try:
-                    os.link(tmp, path)  # atomic and exclusive: a marker another process wrote first stays
-                except FileExistsError:
-                    pass
-                except OSError:  # a filesystem without hard links: rename, unless the marker appeared meanwhile
-                    if not os.path.exists(path):
-                        os.replace(tmp, path)
-            except OSError as exc:
-                raise StoreError(f"cannot create the store marker {path} ({exc.strerror or exc})") from exc
-            finally:
-                tmp.unlink(missing_ok=True)
-            return
-        if not self._exists(path):
-            self._write_bytes(path, data)
+            data = json.dumps({"format": STORE_FORMAT, "created": time.time()}, indent=1).encode()
+            self._write_new(self._path(_MANIFEST), data, what="the store marker")
 
     def _require_manifest(self) -> None:
         if not self._exists(self._path(_MANIFEST)):
@@ -278,164 +173,6 @@ class Store:
 
     def __reduce__(self):  # a store travels to worker processes as its URL and options
         return (_reopen, (self.url, self.storage_options))
-
-    @property
-    def root(self) -> Path:
-        """The store folder, for a local store.
-
-        Raises
-        ------
-        StoreError
-            For a store at a non-local URL (use :attr:`url`).
-        """
-        if self._root is None:
-            raise StoreError(f"the store {self.url} is not a local folder")
-        return self._root
-
-    # -- one place for every file operation (local paths or an fsspec filesystem)
-    def _path(self, *parts: str) -> str:
-        return "/".join((self._base, *parts))
-
-    def _exists(self, path: str) -> bool:
-        if self.fs is None:
-            return os.path.exists(path)
-        try:
-            self._forget_listing(path.rsplit("/", 1)[0])
-            return bool(self.fs.exists(path))
-        except OSError as exc:
-            raise StoreError(f"cannot reach the store {self.url} ({exc})") from exc
-
-    def _forget_listing(self, folder: str) -> None:
-        """Drop fsspec's cached listing of ``folder``: other writers (workers) add files to it behind our back."""
-        self.fs.invalidate_cache(folder)
-
-    def _read_bytes(self, path: str) -> bytes | None:
-        """A file's bytes, or None when it does not exist.
-
-        Raises
-        ------
-        StoreError
-            If it exists but cannot be read; the message names the file and the reason.
-        """
-        try:
-            if self.fs is None:
-                return Path(path).read_bytes()
-            return self.fs.cat_file(path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreError(f"cannot read {path} in the store {self.url} ({exc.strerror or exc})") from exc
-
-    def _write_bytes(self, path: str, data: bytes) -> None:
-        """Write a whole file so that a reader sees the old file or the new one, never half of one.
-
-        Raises
-        ------
-        StoreError
-            If it cannot be written; the message names the file and the reason.
-        """
-        self._write_with(path, lambda fh: fh.write(data))
-
-    def _write_with(self, path: str, write) -> None:
-        """:meth:`_write_bytes` for content that ``write(fh)`` streams into a binary file object:
-        straight into the temporary file in a local folder, into one buffer for a remote store."""
-        if self.fs is None:
-            try:
-                _atomic_write(Path(path), write)
-            except OSError as exc:
-                raise StoreError(f"cannot write {path} in the store {self.url} ({exc.strerror or exc})") from exc
-            return
-        buf = io.BytesIO()
-        write(buf)
-        data = buf.getvalue()
-        try:
-            parent = path.rsplit("/", 1)[0]
-            self.fs.makedirs(parent, exist_ok=True)
-            if self._atomic_put:  # one PUT: the object appears whole or not at all
-                self.fs.pipe_file(path, data)
-            else:
-                tmp = f"{parent}/{_TMP_PREFIX}{uuid.uuid4().hex}"
-                self.fs.pipe_file(tmp, data)
-                self.fs.mv(tmp, path)
-        except OSError as exc:
-            raise StoreError(f"cannot write {path} in the store {self.url} ({exc})") from exc
-
-    def _write_table(self, path: str, table: pa.Table) -> None:
-        self._write_with(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
-
-    def _read_table(self, path: str, what: str, track_id: str) -> tuple[pa.Table, dict[str, Any]]:
-        """Read one per-track Parquet file and its CrateMap metadata, or raise StoreError naming ``what``."""
-        try:
-            if self.fs is None:
-                table = pq.read_table(path)
-            else:
-                table = pq.read_table(pa.py_buffer(self.fs.cat_file(path)))
-            return table, json.loads(table.schema.metadata[b"cratemap"])
-        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"{what} of track {track_id[:12]} are missing or unreadable ({exc})") from exc
-
-    def _names_in(self, *folder: str, suffix: str) -> list[str]:
-        """File names directly in a store folder ending in ``suffix``, temporary files left out."""
-        path = self._path(*folder)
-        if self.fs is None:
-            try:
-                found = [e.name for e in os.scandir(path) if e.is_file()]
-            except FileNotFoundError:
-                return []
-        else:
-            self._forget_listing(path)
-            try:
-                found = [p.rsplit("/", 1)[-1] for p in self.fs.glob(f"{path}/*{suffix}")]
-            except FileNotFoundError:
-                return []
-        # a write cut short (a killed process) can leave a ".tmp-*" file beside them: never a track
-        return sorted(n for n in found if n.endswith(suffix) and not n.startswith("."))
-
-    def _folders_in(self, *folder: str) -> list[str]:
-        path = self._path(*folder)
-        if self.fs is None:
-            try:
-                return sorted(e.name for e in os.scandir(path) if e.is_dir())
-            except FileNotFoundError:
-                return []
-        self._forget_listing(path)
-        try:
-            return sorted(p["name"].rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=True) if p["type"] == "directory")
-        except FileNotFoundError:
-            return []
-
-    def clean_partial(self, *, max_age_s: float = 3600.0) -> int:
-        """Remove temporary files that writers killed mid-write left behind.
-
-        Only files older than ``max_age_s`` go, so a writer still at work
-        (another process, another machine) is never disturbed. Returns how
-        many were removed.
-        """
-        now = time.time()
-        removed = 0
-        if self.fs is None:
-            for dirpath, _, files in os.walk(self._base):
-                for f in files:
-                    if f.startswith(_TMP_PREFIX):
-                        p = os.path.join(dirpath, f)
-                        try:
-                            if now - os.path.getmtime(p) > max_age_s:
-                                os.unlink(p)
-                                removed += 1
-                        except FileNotFoundError:
-                            pass
-            return removed
-        if self._atomic_put:
-            return 0  # object stores never see a temporary file
-        for p in self.fs.glob(f"{self._base}/**/{_TMP_PREFIX}*"):
-            try:
-                modified = self.fs.modified(p).timestamp()
-            except (OSError, NotImplementedError):
-                continue
-            if now - modified > max_age_s:
-                self.fs.rm_file(p)
-                removed += 1
-        return removed
 
     # -- manifest ----------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
@@ -464,7 +201,7 @@ class Store:
         return self._path("tracks", f"{track_id}.json")
 
     def _name_path(self, track_id: str, name: str) -> str:
-        return self._path("names", track_id, f"{hashlib.sha256(name.encode()).hexdigest()[:24]}.json")
+        return self._path("names", track_id, name_file(name))
 
     def put_track(self, track: Track, *, names: Iterable[str] = ()) -> None:
         """Record a track, adding ``names`` to the names it was seen under.
@@ -487,13 +224,7 @@ class Store:
             self._write_bytes(self._track_path(track.track_id), json.dumps(record, indent=1).encode())
         for n in dict.fromkeys((track.name, *names)):
             if n not in legacy and not self._exists(self._name_path(track.track_id, n)):
-                body = json.dumps({"name": n, "seen": time.time()}).encode()
-                self._write_bytes(self._name_path(track.track_id, n), body)
-
-    def _names_of(self, track_id: str, record: Mapping[str, Any] | None) -> list[str]:
-        """Every name of one track, the display name first, then in the order they were first seen."""
-        found = (_name_entry(self._read_bytes(self._path("names", track_id, f))) for f in self._names_in("names", track_id, suffix=".json"))
-        return _ordered_names(record, [e for e in found if e is not None])
+                self._write_bytes(self._name_path(track.track_id, n), name_body(n, time.time()))
 
     def _read_track_json(self, track_id: str) -> dict[str, Any] | None:
         path = self._track_path(track_id)
@@ -514,11 +245,6 @@ class Store:
             return None
         d.pop("names", None)
         return Track(**d)
-
-    def track_names(self, track_id: str) -> list[str]:
-        """Every name the track was seen under (the first is its display name)."""
-        d = self._read_track_json(track_id)
-        return self._names_of(track_id, d) if d else []
 
     def tracks(self) -> list[Track]:
         """Every track recorded, in display-name order."""
@@ -712,7 +438,7 @@ class Store:
         return self._exists(self._pieces_path(track_id, key))
 
     def put_pieces(self, emb, *, key: str, config) -> None:
-        """Write one track's piece embeddings (an ``embed.PieceEmbeddings``) atomically."""
+        """Write one track's piece embeddings (an :class:`~engine.records.PieceEmbeddings`) atomically."""
         dim = emb.embeddings.shape[1]
         flat = pa.array(np.ascontiguousarray(emb.embeddings, dtype=np.float32).ravel())
         cols = {
@@ -755,8 +481,8 @@ class Store:
             "tags": tags,
         }
 
-    # -- descriptors (tempo, key, energy; see engine/mixing/mix.py) ----------------
-    # Keyed by (track_id, key): mix.py builds the key from the frame digest and
+    # -- descriptors (tempo, key, energy; see engine/mixing/descriptors.py) --------
+    # Keyed by (track_id, key): the mixing stage builds the key from the frame digest and
     # MixConfig.descriptor_digest() for track descriptors (analysis-independent),
     # and from the section digest and the same descriptor digest for per-section ones.
     def _descriptors_path(self, track_id: str, key: str) -> str:
@@ -813,20 +539,10 @@ class Store:
                 paths = []
             raw = self.fs.cat(paths, on_error="omit") if paths else {}
         for p, data in raw.items():
-            entry = _name_entry(data)
+            entry = name_entry(data)
             if entry is not None:
                 out.setdefault(p.replace("\\", "/").rsplit("/", 2)[-2], []).append(entry)
         return out
-
-    def size_bytes(self) -> int:
-        """Bytes the store takes (every file under it)."""
-        if self.fs is None:
-            return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-        self.fs.invalidate_cache()
-        try:
-            return int(self.fs.du(self._base, total=True))
-        except FileNotFoundError:
-            return 0
 
     def info(self) -> dict[str, Any]:
         """What the store holds: tracks, seconds, frame and section sets, size on disk."""
@@ -837,7 +553,7 @@ class Store:
 
         last = self.last_config()
         files = self._all_names()
-        names = {r["name"]: _ordered_names(r, files.get(r.get("track_id", ""), [])) for r in records if "name" in r}
+        names = {r["name"]: ordered_names(r, files.get(r.get("track_id", ""), [])) for r in records if "name" in r}
         return {
             "root": self.url,
             "tracks": len(records),
@@ -866,57 +582,7 @@ def open_store(root: str | os.PathLike, *, storage_options: Mapping[str, Any] | 
     return Store(root, storage_options=storage_options)
 
 
-def parse_storage_options(text: str, *, what: str = "storage options") -> dict[str, Any]:
-    """fsspec storage options from a JSON object's text (empty text: none).
-
-    Raises
-    ------
-    ParameterError
-        If the text is not a JSON object; the message names ``what``.
-    """
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ParameterError(f"{what} must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise ParameterError(f"{what} must be a JSON object, got {type(value).__name__}")
-    return value
-
-
-def env_storage_options() -> dict[str, Any]:
-    """fsspec options for store URLs from ``$CRATEMAP_STORE_OPTIONS`` (a JSON object; empty when unset).
-
-    Raises
-    ------
-    ParameterError
-        If the variable is set but is not a JSON object.
-    """
-    return parse_storage_options(os.environ.get("CRATEMAP_STORE_OPTIONS", ""), what="$CRATEMAP_STORE_OPTIONS")
-
-
 def _reopen(url: str, storage_options: dict[str, Any]) -> Store:
     return Store(url, storage_options=storage_options)
 
 
-def _name_entry(data: bytes | None) -> tuple[float, str] | None:
-    """``(first seen, name)`` from a name file's bytes; None for a missing or damaged one (the name
-    is lost, never the track)."""
-    try:
-        d = json.loads(data) if data is not None else None
-        return float(d["seen"]), str(d["name"])
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
-def _ordered_names(record: Mapping[str, Any] | None, found: Iterable[tuple[float, str]]) -> list[str]:
-    """A track's names: the record's display name, names of older stores (kept in the record), then by first seen."""
-    seen = [record["name"]] if record and "name" in record else []
-    seen += list(record.get("names", [])) if record else []
-    seen += [n for _, n in sorted(found)]
-    return list(dict.fromkeys(seen))
-
-
-def _as_tuple(protocol: str | tuple[str, ...]) -> tuple[str, ...]:
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -37,11 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.cluster import ClusterResult
 from ..errors import ParameterError
-from ..analysis.scale import Prepared
-from ..records import SectionTable
-from ..analysis.similar import Neighbours
+from ..records import ClusterResult, Neighbours, Prepared, SectionTable
 
 __all__ = [
     "PLAYLIST_FORMATS",
@@ -119,9 +116,7 @@ def _sections_and_digest(sections, config_digest: str | None, table_digest: str 
         frame, digest, source = sections, sections.attrs.get("config_digest", ""), sections.attrs.get("table_digest", "")
     else:
         raise ParameterError(f"cannot make a playlist of {type(sections).__name__}; give a DataFrame of sections")
-    digest = config_digest or digest
-    if not digest:
-        raise ParameterError("every export carries a config digest; pass config_digest=")
+    digest, source = _provenance(digest, source, config_digest=config_digest, table_digest=table_digest)
     missing = [c for c in ("name", "start_s", "end_s") if c not in frame.columns]
     if missing:
         raise ParameterError(f"sections lack columns {missing}")
@@ -136,7 +131,37 @@ def _sections_and_digest(sections, config_digest: str | None, table_digest: str 
         )
     if np.any(times[:, 1] <= times[:, 0]):
         raise ParameterError("a section ends before it starts")
-    return frame, str(digest), str(table_digest or source or "")
+    return frame, digest, source
+
+
+def _provenance(digest, source, *, config_digest: str | None, table_digest: str | None) -> tuple[str, str]:
+    """The config and table digests an export writes: those given win over those the data carries.
+
+    Raises
+    ------
+    ParameterError
+        If no config digest is known.
+    """
+    digest = config_digest or digest
+    if not digest:
+        raise ParameterError("every export carries a config digest; pass config_digest=")
+    return str(digest), str(table_digest or source or "")
+
+
+def _write(path, write) -> Path:
+    """Call ``write(out)`` on the file ``path``; an OSError becomes a ParameterError naming the file."""
+    out = Path(path)
+    try:
+        write(out)
+    except OSError as exc:
+        raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
+    return out
+
+
+def _format(path, format: str | None, *, aliases: dict[str, str]) -> str:
+    """The format asked for, else the file's suffix, lower case, with ``aliases`` resolved."""
+    fmt = (format or Path(path).suffix.lstrip(".")).lower()
+    return aliases.get(fmt, fmt)
 
 
 def _location(row: pd.Series, base_dir: Path | None, *, uri: bool) -> str:
@@ -213,12 +238,7 @@ def write_xspf(
         ET.SubElement(ext, f"{{{_VLC_NS}}}option").text = f"start-time={_t(row['start_s'])}"
         ET.SubElement(ext, f"{{{_VLC_NS}}}option").text = f"stop-time={_t(row['end_s'])}"
     ET.indent(root, space="\t")
-    out = Path(path)
-    try:
-        out.write_bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n")
-    except OSError as exc:
-        raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
-    return out
+    return _write(path, lambda out: out.write_bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"))
 
 
 def write_m3u(
@@ -243,12 +263,7 @@ def write_m3u(
         lines.append(f"#EXTVLCOPT:start-time={_t(row['start_s'])}")
         lines.append(f"#EXTVLCOPT:stop-time={_t(row['end_s'])}")
         lines.append(_location(row, base_dir, uri=False))
-    out = Path(path)
-    try:
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
-    return out
+    return _write(path, lambda out: out.write_text("\n".join(lines) + "\n", encoding="utf-8"))
 
 
 def write_playlist(sections, path, *, format: str | None = None, **options) -> Path:
@@ -259,8 +274,7 @@ def write_playlist(sections, path, *, format: str | None = None, **options) -> P
     ParameterError
         For an unknown format.
     """
-    fmt = (format or Path(path).suffix.lstrip(".")).lower()
-    fmt = "m3u" if fmt == "m3u8" else fmt
+    fmt = _format(path, format, aliases={"m3u8": "m3u"})
     if fmt == "xspf":
         return write_xspf(sections, path, **options)
     if fmt == "m3u":
@@ -324,10 +338,7 @@ def write_projector(
             raise ParameterError(f"cannot export {type(data).__name__} as vectors: {exc}") from exc
         frame, digest = (meta.copy() if meta is not None else pd.DataFrame({"row": np.arange(len(values))})), ""
         source = str(meta.attrs.get("table_digest", "")) if meta is not None else ""
-    digest = config_digest or digest
-    source = table_digest or source
-    if not digest:
-        raise ParameterError("every export carries a config digest; pass config_digest=")
+    digest, source = _provenance(digest, source, config_digest=config_digest, table_digest=table_digest)
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] != len(frame):
         raise ParameterError(f"vectors {values.shape} and metadata ({len(frame)} rows) disagree")
@@ -390,31 +401,26 @@ def write_table(data, path, *, format: str | None = None, config_digest: str | N
         For an unknown format, a missing digest or an unwritable file.
     """
     frame, digest, source = _table_frame(data)
-    digest = config_digest or digest
-    source = table_digest or source
-    if not digest:
-        raise ParameterError("every export carries a config digest; pass config_digest=")
-    fmt = (format or Path(path).suffix.lstrip(".")).lower()
-    fmt = "parquet" if fmt == "pq" else fmt
+    digest, source = _provenance(digest, source, config_digest=config_digest, table_digest=table_digest)
+    fmt = _format(path, format, aliases={"pq": "parquet"})
     if fmt not in TABLE_FORMATS:
         raise ParameterError(f"unknown table format {fmt!r}; choose one of {list(TABLE_FORMATS)}")
     frame["config_digest"] = digest
     if source:
         frame["table_digest"] = source
-    out = Path(path)
-    try:
-        if fmt == "csv":
-            frame.to_csv(out, index=False)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    if fmt == "csv":
+        return _write(path, lambda out: frame.to_csv(out, index=False))
+    return _write(path, lambda out: _write_parquet(frame, out, digest=digest, source=source))
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            md = dict(table.schema.metadata or {})
-            md[DIGEST_KEY.encode()] = digest.encode()
-            if source:
-                md[TABLE_DIGEST_KEY.encode()] = source.encode()
-            pq.write_table(table.replace_schema_metadata(md), out)
-    except OSError as exc:
-        raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
-    return out
+
+def _write_parquet(frame: pd.DataFrame, out: Path, *, digest: str, source: str) -> None:
+    """``frame`` as Parquet, the digests in its schema metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    md = dict(table.schema.metadata or {})
+    md[DIGEST_KEY.encode()] = digest.encode()
+    if source:
+        md[TABLE_DIGEST_KEY.encode()] = source.encode()
+    pq.write_table(table.replace_schema_metadata(md), out)

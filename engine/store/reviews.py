@@ -23,9 +23,9 @@ Reading filters on both digests it is given: a clustering's config digest
 and, when named, the analysis's section digest, so a page shows only the
 judgements made on the analysis and clustering it shows.
 
-Labels a reviewer actually gave feed :func:`engine.analysis.compare.knn_evaluate`
-through :meth:`ReviewStore.labels_for` and :meth:`ReviewStore.evaluate_labels`.
-A judgement gives a label when the reviewer typed one (whatever the verdict)
+Labels a reviewer actually gave are read by :meth:`ReviewStore.labels_for`
+(the analysis stage tests them with
+:func:`engine.analysis.compare.knn_evaluate_reviews`). A judgement gives a label when the reviewer typed one (whatever the verdict)
 or, with the verdict ``wrong``, named the cluster that is right. A bare
 ``right`` verdict only agrees with the clustering: counting it as the
 assigned cluster would teach the KNN the clustering back (it would mostly
@@ -40,21 +40,17 @@ import csv
 import io
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
-from ..analysis.compare import KnnReport, knn_evaluate
-from ..config import ClusterConfig
 from ..errors import ParameterError, StoreError
-from ..records import SectionTable
-from ..analysis.songs import song_groups
+from ..records import Judgement
 
-__all__ = ["VERDICTS", "SCHEMA_VERSION", "Judgement", "ReviewStore", "agreement_table"]
+__all__ = ["VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table"]
 
 #: What a reviewer can say about an assigned cluster.
 VERDICTS: tuple[str, ...] = ("right", "wrong", "unsure")
@@ -107,37 +103,6 @@ CREATE INDEX IF NOT EXISTS judgements_by_reviewer ON judgements (reviewer);
 """
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """One stored judgement."""
-
-    id: int  # row id, increasing in the order rows were written
-    created_utc: str  # ISO 8601 in UTC
-    reviewer: str
-    track_id: str  # sha256 of the file's bytes
-    name: str  # the track's display name when judged
-    section: int  # section number within the track
-    start_s: float  # seconds
-    end_s: float  # seconds
-    assigned_cluster: int  # the cluster shown to the reviewer
-    verdict: str  # one of VERDICTS
-    corrected_cluster: int | None  # the right cluster, when the reviewer named one
-    label: str  # a free label ("" when none)
-    comment: str  # "" when none
-    config_digest: str  # clustering config digest
-    section_digest: str  # analysis section digest ("" when unknown)
-
-    @property
-    def resolved_label(self) -> str | None:
-        """The label the reviewer gave the section, or None when they gave none.
-
-        A free label wins; else the cluster named with a ``wrong`` verdict
-        (``"cluster 3"``). A ``right`` verdict without a free label gives none:
-        it only repeats the clustering's own answer.
-        """
-        return _resolved(self)
-
-
 def _clean(text: object, limit: int) -> str:
     s = "" if text is None else str(text)
     s = "".join(ch for ch in s if ch in "\n\t" or ch.isprintable())
@@ -146,6 +111,50 @@ def _clean(text: object, limit: int) -> str:
 
 def _now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _checked_row(
+    *, reviewer, track_id, name, section, start_s, end_s, assigned_cluster, verdict, corrected_cluster, label, comment,
+    config_digest, section_digest,
+) -> dict:
+    """The row :meth:`ReviewStore.add` writes: its arguments checked, cleaned and stamped with the time (UTC)."""
+    reviewer = _clean(reviewer, _MAX_NAME)
+    if not reviewer:
+        raise ParameterError("give a reviewer name")
+    if verdict not in VERDICTS:
+        raise ParameterError(f"verdict must be one of {list(VERDICTS)}, got {verdict!r}")
+    if not track_id or not config_digest:
+        raise ParameterError("a judgement needs a track id and a config digest")
+    try:
+        section, assigned_cluster = int(section), int(assigned_cluster)
+        start_s, end_s = float(start_s), float(end_s)
+        corrected = None if corrected_cluster is None else int(corrected_cluster)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"section, times and clusters must be numbers ({exc})") from exc
+    if section < 0:
+        raise ParameterError(f"section must be >= 0, got {section}")
+    if not (np.isfinite(start_s) and np.isfinite(end_s) and end_s > start_s >= 0):
+        raise ParameterError(f"section times must satisfy 0 <= start < end, got {start_s}..{end_s}")
+    if corrected is not None and verdict != "wrong":
+        raise ParameterError("a corrected cluster goes with the verdict 'wrong'")
+    if corrected is not None and corrected == assigned_cluster:
+        raise ParameterError(f"the corrected cluster {corrected} is the assigned one; mark the verdict 'right' instead")
+    return {
+        "created_utc": _now_utc(),
+        "reviewer": reviewer,
+        "track_id": str(track_id),
+        "name": _clean(name, 1000),
+        "section": section,
+        "start_s": start_s,
+        "end_s": end_s,
+        "assigned_cluster": assigned_cluster,
+        "verdict": verdict,
+        "corrected_cluster": corrected,
+        "label": _clean(label, _MAX_NAME),
+        "comment": _clean(comment, _MAX_TEXT),
+        "config_digest": str(config_digest),
+        "section_digest": str(section_digest),
+    }
 
 
 class ReviewStore:
@@ -243,43 +252,15 @@ class ReviewStore:
         StoreError
             If the database cannot be written.
         """
-        reviewer = _clean(reviewer, _MAX_NAME)
-        if not reviewer:
-            raise ParameterError("give a reviewer name")
-        if verdict not in VERDICTS:
-            raise ParameterError(f"verdict must be one of {list(VERDICTS)}, got {verdict!r}")
-        if not track_id or not config_digest:
-            raise ParameterError("a judgement needs a track id and a config digest")
-        try:
-            section, assigned_cluster = int(section), int(assigned_cluster)
-            start_s, end_s = float(start_s), float(end_s)
-            corrected = None if corrected_cluster is None else int(corrected_cluster)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"section, times and clusters must be numbers ({exc})") from exc
-        if section < 0:
-            raise ParameterError(f"section must be >= 0, got {section}")
-        if not (np.isfinite(start_s) and np.isfinite(end_s) and end_s > start_s >= 0):
-            raise ParameterError(f"section times must satisfy 0 <= start < end, got {start_s}..{end_s}")
-        if corrected is not None and verdict != "wrong":
-            raise ParameterError("a corrected cluster goes with the verdict 'wrong'")
-        if corrected is not None and corrected == assigned_cluster:
-            raise ParameterError(f"the corrected cluster {corrected} is the assigned one; mark the verdict 'right' instead")
-        row = {
-            "created_utc": _now_utc(),
-            "reviewer": reviewer,
-            "track_id": str(track_id),
-            "name": _clean(name, 1000),
-            "section": section,
-            "start_s": start_s,
-            "end_s": end_s,
-            "assigned_cluster": assigned_cluster,
-            "verdict": verdict,
-            "corrected_cluster": corrected,
-            "label": _clean(label, _MAX_NAME),
-            "comment": _clean(comment, _MAX_TEXT),
-            "config_digest": str(config_digest),
-            "section_digest": str(section_digest),
-        }
+        row = _checked_row(
+            reviewer=reviewer, track_id=track_id, name=name, section=section, start_s=start_s, end_s=end_s,
+            assigned_cluster=assigned_cluster, verdict=verdict, corrected_cluster=corrected_cluster, label=label,
+            comment=comment, config_digest=config_digest, section_digest=section_digest,
+        )
+        return Judgement(id=self._insert(row), **row)
+
+    def _insert(self, row: dict) -> int:
+        """Write one row in its own transaction; return its id."""
         names = list(row)
         sql = f"INSERT INTO judgements ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect() as con:
@@ -291,7 +272,7 @@ class ReviewStore:
                 with contextlib.suppress(sqlite3.Error):
                     con.execute("ROLLBACK")
                 raise StoreError(f"cannot save the judgement in {self.path} ({exc})") from exc
-        return Judgement(id=int(cur.lastrowid), **row)
+        return int(cur.lastrowid)
 
     # -- reading -----------------------------------------------------------
     def judgements(
@@ -410,90 +391,12 @@ class ReviewStore:
             return out
         labels: dict[tuple[str, int], str] = {}
         for row in frame.sort_values("id").itertuples(index=False):
-            label = _resolved(row)
+            label = Judgement.label_of(row)
             if label is not None:  # newer labels overwrite older ones; a judgement giving none leaves them
                 labels[(row.track_id, int(row.section))] = label
         for i, (tid, sec) in enumerate(zip(meta["track_id"].astype(str), meta["section"].astype(int))):
             out[i] = labels.get((tid, int(sec)))
         return out
-
-    def evaluate_labels(
-        self,
-        table: SectionTable,
-        *,
-        config_digest: str,
-        section_digest: str | None = None,
-        versions: Mapping[str, str] | None = None,
-        k: int = 1,
-        config: ClusterConfig | None = None,
-    ) -> KnnReport:
-        """Test whether the features predict the labels reviewers gave, never splitting a song.
-
-        A KNN classifier (:func:`engine.analysis.compare.knn_evaluate`, one song held
-        out at a time) learns the labels of :meth:`labels_for`.
-
-        Parameters
-        ----------
-        table : SectionTable
-            The sections judged (its ``meta`` has ``track_id`` and ``section``).
-        config_digest : str
-            Only judgements of this clustering count.
-        section_digest : str, optional
-            Only judgements made under this analysis count.
-        versions : mapping of str to str, optional
-            ``track_id`` to song for versions of one piece
-            (:func:`engine.analysis.songs.version_groups`); they are held out together.
-            Other tracks are songs of their own.
-        k : int
-            Neighbours.
-        config : ClusterConfig, optional
-            Features and scaler (refitted per fold); pass ``dedupe=False`` so
-            every row keeps its label.
-
-        Returns
-        -------
-        engine.analysis.compare.KnnReport
-
-        Raises
-        ------
-        ParameterError
-            When no section has a label a reviewer gave, the labels have only
-            one value, or the labelled sections come from only one song (each
-            with a message saying so); or as :func:`engine.analysis.compare.knn_evaluate`.
-        StoreError
-            If the database cannot be read.
-        """
-        meta = table.meta
-        labels = self.labels_for(meta, config_digest=config_digest, section_digest=section_digest)
-        have = np.array([v is not None for v in labels], dtype=bool)
-        if not have.any():
-            raise ParameterError(
-                "no section has a label a reviewer gave yet: a label counts when a reviewer typed one, or said "
-                "'wrong' and named the right cluster ('right' only agrees with the clustering)"
-            )
-        values = sorted(set(labels[have].tolist()))
-        if len(values) < 2:
-            raise ParameterError(
-                f"reviewers gave only one label ({values[0]!r}, on {int(have.sum())} sections); "
-                "the test needs at least 2 different labels"
-            )
-        songs = song_groups(meta, versions)
-        n_songs = len(set(songs[have].tolist()))
-        if n_songs < 2:
-            raise ParameterError(
-                f"the {int(have.sum())} labelled sections come from only {n_songs} song; label sections of at least "
-                "2 songs, so that each can be tested on a song the classifier never saw"
-            )
-        return knn_evaluate(table, labels=labels, groups=songs, k=k, config=config)
-
-
-def _resolved(row) -> str | None:
-    """The label a judgement (or a row of :meth:`ReviewStore.judgements`) gives its section."""
-    if row.label:
-        return str(row.label)
-    if row.verdict == "wrong" and row.corrected_cluster is not None and not pd.isna(row.corrected_cluster):
-        return f"cluster {int(row.corrected_cluster)}"
-    return None  # "right" repeats the clustering's answer; "unsure" and a bare "wrong" name none
 
 
 def _csv_cell(value: object) -> object:

@@ -36,7 +36,6 @@ __all__ = [
     "TableLike",
     "LABEL_COLUMNS",
     "DROPPED_COLUMNS",
-    "META_COLUMNS",
     "load_table",
     "table_from_frame",
     "parse_section",
@@ -46,7 +45,6 @@ __all__ = [
 TableLike = SectionTable | str | Path | pd.DataFrame
 
 #: Meta columns every table carries, in order.
-META_COLUMNS: tuple[str, ...] = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
 
 #: Label-like columns kept in ``meta`` (never used as features). ``grupo`` is
 #: the thesis author's a-priori song group; ``label`` is the thesis's song index.
@@ -131,7 +129,7 @@ def table_from_frame(frame: pd.DataFrame, *, section_seconds: float | None = Non
     Returns
     -------
     SectionTable
-        ``meta`` has :data:`META_COLUMNS` plus any label columns.
+        ``meta`` has :data:`~engine.records.SECTION_META_COLUMNS` plus any label columns.
 
     Raises
     ------
@@ -159,37 +157,11 @@ def table_from_frame(frame: pd.DataFrame, *, section_seconds: float | None = Non
         if c in lower:
             reserved.add(lower[c])
     labels = [lower[c] for c in LABEL_COLUMNS if c in lower and lower[c] not in reserved]
-    features: list[str] = []
-    for col in frame.columns:
-        if col in reserved or col in labels or _is_dropped(str(col)):
-            continue
-        if pd.api.types.is_bool_dtype(frame[col]) or not pd.api.types.is_numeric_dtype(frame[col]):
-            continue
-        features.append(col)
-    if not features:
-        raise ParameterError("the table has no numeric feature columns")
-
-    if "start_s" in lower and "end_s" in lower:
-        start = frame[lower["start_s"]].to_numpy(np.float64)
-        end = frame[lower["end_s"]].to_numpy(np.float64)
-    elif section_seconds is not None:
-        if not section_seconds > 0:
-            raise ParameterError(f"section_seconds must be positive, got {section_seconds}")
-        start = sections * float(section_seconds)
-        end = start + float(section_seconds)
-    else:
-        start = np.full(len(frame), np.nan)
-        end = np.full(len(frame), np.nan)
-
-    if "track_id" in lower:
-        track_ids = frame[lower["track_id"]].astype(str).to_numpy()
-    else:
-        # No audio at hand: identify tracks by a digest of their name.
-        cache: dict[str, str] = {}
-        track_ids = np.array([cache.setdefault(n, hashlib.sha256(n.encode()).hexdigest()) for n in names], dtype=object)
+    features = _feature_columns(frame, skip={*reserved, *labels})
+    start, end = _section_times(frame, lower, sections, section_seconds)
     meta = pd.DataFrame(
         {
-            "track_id": track_ids,
+            "track_id": _track_ids(frame, lower, names),
             "name": names,
             "section": sections,
             "start_s": start,
@@ -210,6 +182,42 @@ def table_from_frame(frame: pd.DataFrame, *, section_seconds: float | None = Non
         h.update("\x00".join(names).encode())
         digest = "table:" + h.hexdigest()[:16]
     return SectionTable(meta=meta, values=values, names=tuple(str(f) for f in features), config_digest=digest)
+
+
+def _feature_columns(frame: pd.DataFrame, *, skip: set) -> list:
+    """The numeric, non-boolean columns that are features: not in ``skip``, not bookkeeping (:func:`_is_dropped`)."""
+    features = []
+    for col in frame.columns:
+        if col in skip or _is_dropped(str(col)):
+            continue
+        if pd.api.types.is_bool_dtype(frame[col]) or not pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        features.append(col)
+    if not features:
+        raise ParameterError("the table has no numeric feature columns")
+    return features
+
+
+def _section_times(
+    frame: pd.DataFrame, lower: dict, sections: np.ndarray, section_seconds: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end seconds of each row: its ``start_s``/``end_s`` columns, or from ``section_seconds``, else NaN."""
+    if "start_s" in lower and "end_s" in lower:
+        return frame[lower["start_s"]].to_numpy(np.float64), frame[lower["end_s"]].to_numpy(np.float64)
+    if section_seconds is not None:
+        if not section_seconds > 0:
+            raise ParameterError(f"section_seconds must be positive, got {section_seconds}")
+        start = sections * float(section_seconds)
+        return start, start + float(section_seconds)
+    return np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+
+
+def _track_ids(frame: pd.DataFrame, lower: dict, names: np.ndarray) -> np.ndarray:
+    """Each row's ``track_id`` column, or (no audio at hand) the sha256 of its track's name."""
+    if "track_id" in lower:
+        return frame[lower["track_id"]].astype(str).to_numpy()
+    cache: dict[str, str] = {}
+    return np.array([cache.setdefault(n, hashlib.sha256(n.encode()).hexdigest()) for n in names], dtype=object)
 
 
 def _load_file(path: Path, *, section_seconds: float | None) -> SectionTable:
@@ -233,10 +241,11 @@ def _load_file(path: Path, *, section_seconds: float | None) -> SectionTable:
 def _load_store(path: Path | str, *, selected_only: bool) -> SectionTable:
     try:
         from . import core as store  # lazy: the store is optional for CSV users
+        from .urls import env_storage_options
     except ImportError as exc:
         raise StoreError(f"{str(path)!r} is a directory but the store module is unavailable: {exc}") from exc
     try:
-        opened = store.Store(path, storage_options=store.env_storage_options(), create=False)
+        opened = store.Store(path, storage_options=env_storage_options(), create=False)
         table = opened.load_sections()
     except EngineError:
         raise
@@ -284,7 +293,7 @@ def load_table(
     -------
     SectionTable
         ``values`` [shape=(n_sections, n_features)], ``meta`` with
-        :data:`META_COLUMNS` (plus label columns such as ``grupo``).
+        :data:`~engine.records.SECTION_META_COLUMNS` (plus label columns such as ``grupo``).
 
     Raises
     ------

@@ -1,0 +1,159 @@
+"""CNN embeddings of a library's tracks, cached in the store: per track ``decode -> embed -> store``.
+
+Runs on this machine (the network wants one process and, when there is one,
+the GPU); the tracks must be analysed into the store first
+(:func:`engine.run.pipeline.analyze`), here or on a cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..audio.decode import decode_file
+from ..audio.segment import segment
+from ..config import AnalysisConfig, EmbedConfig
+from ..errors import DecodeError, EngineError, ParameterError
+from ..records import PieceTable, Progress, Track
+from ..store.core import Store, pieces_key
+
+__all__ = ["embed_library"]
+
+#: The columns of :attr:`PieceTable.meta`, in order.
+_PIECE_COLUMNS = ["track_id", "name", "section", "piece", "start_s", "end_s"]
+
+
+def embed_library(
+    store: Store,
+    track_ids: Sequence[str],
+    *,
+    analysis: AnalysisConfig,
+    config: EmbedConfig = EmbedConfig(),
+    paths: Mapping[str, str] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> PieceTable:
+    """CNN embeddings of every piece of the given tracks, cached in the store.
+
+    Embeddings are stored per track under ``(track_id,
+    EmbedConfig.cache_digest(), weights sha256)``, independent of the section
+    length, the batch size, the device and where the weights file lies; each piece is then
+    given the section of ``analysis`` that contains its centre (``-1`` when
+    none does), so the same stored vectors serve any section length.
+
+    Parameters
+    ----------
+    store : Store
+        Holds the tracks (their file paths are read for tracks not yet embedded).
+    track_ids : sequence of str
+        Tracks to embed, in the order wanted.
+    analysis : AnalysisConfig
+        Decides the sections the pieces are assigned to.
+    config : EmbedConfig
+        Model, layer, device and the VGGish weights policy.
+    paths : mapping of str to str, optional
+        Where each track's file is now (track_id -> path), when it may have
+        moved since the store recorded it; default: the recorded path.
+    progress : callable, optional
+        Called with a :class:`Progress` after each track; a track whose audio
+        cannot be read is reported with status ``"error"`` and left out.
+
+    Returns
+    -------
+    PieceTable
+        Possibly empty (zero rows) when no track could be embedded.
+
+    Raises
+    ------
+    ParameterError
+        For ``model="none"``.
+    ModelError
+        When the model's weights are missing (never runs random weights).
+    """
+    from ..neural.embed import load_model
+
+    if config.model == "none":
+        raise ParameterError("embedding model 'none' computes no embeddings")
+    net = load_model(config)  # fails early, naming where it looked, when weights are missing
+    # keyed on what decides the vectors (model, layer, rate, the weights' bytes), never on batch size or device
+    key = pieces_key(config.cache_digest(), net.weights_sha256)
+    t0 = time.perf_counter()
+    metas, values, tags = [], [], []
+    for i, tid in enumerate(track_ids, start=1):
+        t_file = time.perf_counter()
+        track = store.track(tid)
+        name = track.name if track else tid[:12]
+        try:
+            status, got = _stored_pieces(store, tid, track, name, key, analysis=analysis, config=config, paths=paths or {})
+        except (DecodeError, EngineError) as exc:
+            detail = exc.detail if isinstance(exc, DecodeError) else str(exc)
+            if progress is not None:
+                progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
+            continue
+        metas.append(_piece_meta(got, track, analysis))
+        values.append(got["embeddings"])
+        if got["tags"] is not None:
+            tags.append(got["tags"])
+        if progress is not None:
+            progress(Progress(i, len(track_ids), name, status, track.duration_s, time.perf_counter() - t_file, time.perf_counter() - t0))
+    dim = values[0].shape[1] if values else 0
+    return PieceTable(
+        meta=pd.concat(metas, ignore_index=True) if metas else pd.DataFrame(columns=_PIECE_COLUMNS),
+        values=np.vstack(values) if values else np.zeros((0, dim), np.float32),
+        tags=np.vstack(tags) if tags and len(tags) == len(values) else None,
+        tag_names=tuple(net.tag_names) if tags else (),
+        model=config.model,
+        weights=f"{Path(net.weights_file).name} sha256:{net.weights_sha256}",
+        config_digest=config.digest(),
+    )
+
+
+def _stored_pieces(
+    store: Store,
+    track_id: str,
+    track: Track | None,
+    name: str,
+    key: str,
+    *,
+    analysis: AnalysisConfig,
+    config: EmbedConfig,
+    paths: Mapping[str, str],
+) -> tuple[str, dict[str, Any]]:
+    """One track's stored pieces (``Store.get_pieces``), embedded and stored first when missing.
+
+    Returns ``("cached" | "analysed", pieces)``; raises DecodeError or
+    another EngineError when the track cannot be embedded.
+    """
+    from ..neural.embed import embed
+
+    if track is None:
+        raise DecodeError(name, "missing", "this track is not in the store")
+    status = "cached"
+    if not store.has_pieces(track_id, key):
+        status = "analysed"
+        path = paths.get(track_id, track.path)
+        audio = decode_file(path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=track_id)
+        store.put_pieces(embed(audio.y, sample_rate=audio.sample_rate, config=config, track_id=track_id), key=key, config=config)
+    return status, store.get_pieces(track_id, key)
+
+
+def _piece_meta(got: Mapping[str, Any], track: Track, analysis: AnalysisConfig) -> pd.DataFrame:
+    """The :attr:`PieceTable.meta` rows of one track's stored pieces: each piece given its section under ``analysis``."""
+    from ..neural.embed import piece_sections
+
+    n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
+    seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id)
+    section = piece_sections(got["start_s"], got["end_s"], seg.start_s, seg.end_s)
+    return pd.DataFrame(
+        {
+            "track_id": track.track_id,
+            "name": track.name,
+            "section": section,
+            "piece": np.arange(section.shape[0], dtype=np.int64),
+            "start_s": got["start_s"],
+            "end_s": got["end_s"],
+        }
+    )
