@@ -75,3 +75,21 @@ def test_unplaced_rows_are_not_drawn_and_the_caption_says_what_was_sampled():
     assert len(rows) == 6_000 and placed[rows].all()
     assert not any(t.name == "playing" for t in fig.data)  # the played row has no position: no ring
     assert charts.sampling_caption(project(X[:1_000], method="pca")) == ""
+
+
+def test_every_kind_of_clicked_mark_gives_a_row_or_none():
+    """What a click hands ``on_chart_select``: only a section point's row counts; any other mark
+    (a centre, a typed-array row sent as a dict, a bar, a heat-map cell, nothing) is ignored, never raised on."""
+    from ui.controls import row_of_customdata
+
+    frame, xy = _frame(30)
+    fig = charts.cluster_scatter(frame, xy, centroids=np.zeros((4, 2)), method="pca", explained=None, title="t")
+    section_marks = [t for t in fig.data if t.customdata is not None and t.name not in ("cluster centres",)]
+    first = section_marks[0]
+    assert row_of_customdata(list(first.customdata[0])) == int(first.customdata[0][0])
+    centre = next(t for t in fig.data if t.name == "cluster centres")
+    assert row_of_customdata(list(centre.customdata[0])) == -1  # then out of range: not a section
+    assert row_of_customdata({"0": 7, "1": 3}) == 7
+    assert row_of_customdata({"0": -1, "1": 2}) == -1
+    for other in (None, [], {}, {"x": 1}, "a", ["", "x"], [float("nan")], 2.5, True, [None, 1], {"0": "nope"}):
+        assert row_of_customdata(other) is None, other

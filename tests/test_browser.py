@@ -156,6 +156,38 @@ def test_click_a_point_and_hear_that_section(server, page):
     pg.screenshot(path=str(OUT / "classical.png"), full_page=True)
 
 
+def _mark_position(pg, chart: str, trace: str, index: int = 0) -> dict:
+    """Where mark ``index`` of the trace named ``trace`` is drawn on the page."""
+    return pg.evaluate(
+        """([sel, name, i]) => {
+            const gd = document.querySelector(sel);
+            const tr = gd._fullData.find(t => t.name === name);
+            const fl = gd._fullLayout, box = gd.getBoundingClientRect();
+            return {x: box.left + fl._size.l + fl.xaxis.l2p(tr.x[i]), y: box.top + fl._size.t + fl.yaxis.l2p(tr.y[i])};
+        }""",
+        [chart, trace, index],
+    )
+
+
+def test_clicking_a_cluster_centre_is_safe(server, page):
+    """A centre's numeric customdata reaches the app as a dict (Plotly sends numeric arrays as
+    typed arrays): clicking one must neither raise nor change the section being played."""
+    pg = page
+    chart = ".st-key-classical_map .js-plotly-plot"
+    if not pg.url.endswith("/Classical_features"):
+        pg.goto(server + "/Classical_features")
+    pg.wait_for_selector(chart, timeout=ANALYSIS_TIMEOUT_MS)
+    _settle(pg)
+    before = pg.locator(".st-key-listen_panel").inner_text()
+    for i in range(pg.evaluate("(sel) => document.querySelector(sel)._fullData.find(t => t.name === 'cluster centres').x.length", chart)):
+        centre = _mark_position(pg, chart, "cluster centres", i)
+        pg.mouse.click(centre["x"], centre["y"])
+        _settle(pg)
+        assert pg.locator('[data-testid="stException"]').count() == 0
+        pg.wait_for_selector(chart, timeout=ANALYSIS_TIMEOUT_MS)
+    assert pg.locator(".st-key-listen_panel").inner_text() == before
+
+
 @pytest.mark.parametrize("path", list(VIEWS))
 def test_screenshot_of_each_view(server, page, path):
     page.goto(f"{server}/{path}")

@@ -317,20 +317,35 @@ def section_map(fig, *, key: str, focus: str, frame: pd.DataFrame) -> None:
     )
 
 
+def row_of_customdata(custom: object) -> int | None:
+    """The section row a clicked mark carries as ``customdata[0]``, or None for any other mark.
+
+    A section point's customdata is a list whose first item is its row. Other marks carry
+    other shapes: a cluster centre ``[-1, cluster]``, a numeric row that reaches the app
+    as a dict (``{"0": -1, "1": 3}``, how a JavaScript typed array is serialised), a
+    scalar, or nothing at all (density layers, bars, heat-map cells, legend entries).
+    """
+    if isinstance(custom, dict):
+        custom = custom.get("0", custom.get(0))
+    elif isinstance(custom, (list, tuple)):
+        custom = custom[0] if custom else None
+    if isinstance(custom, bool) or custom is None:
+        return None
+    try:
+        value = float(custom)
+    except (TypeError, ValueError):
+        return None
+    return int(value) if value.is_integer() else None
+
+
 def on_chart_select(chart_key: str, focus: str, frame: pd.DataFrame) -> None:
     """Callback for ``st.plotly_chart(on_select=...)``: the first selected section becomes the focus."""
     event = st.session_state.get(chart_key)
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     rows = []
     for p in points:
-        custom = p.get("customdata")
-        if custom is None:
-            continue
-        try:
-            r = int(float(custom[0]))
-        except (TypeError, ValueError, IndexError):
-            continue
-        if 0 <= r < len(frame) and r not in rows:
+        r = row_of_customdata(p.get("customdata") if isinstance(p, dict) else None)
+        if r is not None and 0 <= r < len(frame) and r not in rows:
             rows.append(r)
     st.session_state[f"selected_{focus}"] = [section_key(frame, r) for r in rows]
     if rows:
