@@ -111,9 +111,15 @@ def page(server):
 
 
 def _settle(pg) -> None:
-    """Wait until Streamlit has finished running the page (no running status, no spinners)."""
+    """Wait until Streamlit has finished running the page: the app says its script is not
+    running, and no running-script widget, spinner, working ``st.status`` box (its icon is a
+    spinner until it completes) or element still drawn as a loading skeleton is left."""
     pg.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && !document.querySelector('[data-testid=\"stSpinner\"]')",
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-testid=\"stSpinner\"]')"
+        " && !document.querySelector('[data-testid=\"stExpanderIconSpinner\"]')"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')",
         timeout=ANALYSIS_TIMEOUT_MS,
     )
     # every Plotly chart laid out (its _fullLayout exists once drawn), rather than a fixed pause
