@@ -1,7 +1,7 @@
 """Package exports that load their module on first use (PEP 562).
 
 A stage package names its public functions and records in its ``__init__`` so
-``from engine.analysis import cluster`` works, but importing the package must not
+``from engine.analysis import choose_k`` works, but importing the package must not
 import every module in it: ``engine.neural.tags`` is numpy only, while
 ``engine.neural.embed`` loads torch. :func:`lazy_exports` gives the package a
 module ``__getattr__`` that imports the defining module when a name is first
