@@ -32,3 +32,29 @@ def test_other_pages_show_tempo_key_and_energy():
     listing = similar.dataframe(key="sim_table").value
     assert {"BPM", "key (Camelot)", "energy"} <= set(listing.columns)
     assert listing["BPM"].between(60, 200).all() and listing["energy"].between(1, 10).all()
+
+
+def test_moving_a_weight_only_reranks(monkeypatch):
+    """The descriptors are cached apart from the weights: moving a weight slider re-ranks the
+    suggestions without reading the library's descriptors again; a new key profile does read them."""
+    import ui.mix
+
+    reads = []
+    real = ui.mix.describe_store
+
+    def counted(*args, **kwargs):  # a spy: the real engine call, counted
+        reads.append(kwargs["config"].key_profile)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ui.mix, "describe_store", counted)
+    ui.mix._descriptors.clear()
+    at = run_page("pages/7_Mix.py")
+    assert not page_errors(at) and reads == ["krumhansl"]
+    before = at.dataframe(key="mix_table").value
+    at.slider(key="mix_w_timbre").set_value(0.0).run()
+    at.slider(key="mix_w_energy").set_value(1.0).run()
+    assert not page_errors(at) and reads == ["krumhansl"]
+    after = at.dataframe(key="mix_table").value
+    assert list(after["score"]) != list(before["score"])  # the weights did change the ranking
+    at.selectbox(key="mix_profile").set_value("temperley").run()
+    assert not page_errors(at) and reads == ["krumhansl", "temperley"]

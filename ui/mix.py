@@ -2,9 +2,10 @@
 
 Caching decisions, written where they are made:
 
-* descriptors (tempo, key, energy) once per (library, analysis config,
-  descriptor digest) -- the engine also keeps them in the store, so a new
-  session reads them without recomputing;
+* descriptors (tempo, key, energy) once per (library, analysis config, BPM
+  range, key profile) -- the weights and tolerances are not part of that key,
+  so moving them only re-ranks; the engine also keeps descriptors in the store,
+  so a new session reads them without recomputing;
 * suggestions and mix paths per mixing config (weights are part of it), so
   moving a slider back is instant;
 * a transition preview's WAV per (pair, config): it is rendered only when asked.
@@ -29,10 +30,15 @@ from engine.records import MixPath, MixTable, Suggestions
 from .library import Library
 
 
-@st.cache_data(max_entries=4, show_spinner="Finding tempo, key and energy of every section…")
 def mix_table(library: Library, analysis: AnalysisConfig, config: MixConfig) -> MixTable:
-    """Sections with their descriptors (only the descriptor part of ``config`` matters)."""
+    """Sections with their descriptors; only the descriptor part of ``config`` (BPM range, key
+    profile) is the cache key, so moving a weight or a tolerance never reloads them."""
     key_only = MixConfig(bpm_min=config.bpm_min, bpm_max=config.bpm_max, key_profile=config.key_profile)
+    return _descriptors(library, analysis, key_only)
+
+
+@st.cache_data(max_entries=4, show_spinner="Finding tempo, key and energy of every section…")
+def _descriptors(library: Library, analysis: AnalysisConfig, key_only: MixConfig) -> MixTable:
     return describe_store(library.store(), analysis=analysis, config=key_only, track_ids=library.track_ids)
 
 
