@@ -29,12 +29,10 @@ from ..describe.key import camelot, estimate_key, key_name, section_chroma
 from ..describe.rhythm import accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
 from ..errors import ParameterError, StoreError
 from ..records import FrameTable, MixTable, Tempo, TrackDescriptors
-from ..records.mixing import DESCRIPTOR_COLUMNS
+from ..records.mixing import DESCRIPTOR_COLUMNS, DESCRIPTOR_META_COLUMNS as _META
 
 __all__ = ["describe_track", "describe_sections", "describe_store", "DESCRIPTOR_COLUMNS"]
 
-#: Section metadata columns that lead a descriptor table.
-_META = ("track_id", "name", "section", "start_s", "end_s")
 _MIN_TEMPO_S = 4.0  # shortest stretch with its own tempo estimate; shorter sections use the track's
 
 

@@ -20,7 +20,8 @@ from ..analysis.scale import unit_rows
 from ..config import LARGE_ROWS, MixConfig, is_large
 from ..errors import ParameterError
 from ..records import MixPath, MixTable
-from .descriptors import _META, _check_row
+from ..records.mixing import DESCRIPTOR_META_COLUMNS as _META
+from .descriptors import _check_row
 from .suggestions import _components, _reasons, _row_codes, _timbre_vectors, pair_components
 
 __all__ = ["mix_path", "MIX_CANDIDATES"]

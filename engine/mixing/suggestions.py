@@ -26,8 +26,8 @@ from ..config import ClusterConfig, MixConfig
 from ..describe.key import CAMELOT_RELATIONS, COMPATIBLE_RELATIONS, RELATION_WORDS, camelot_relation_index, parse_camelot
 from ..errors import ParameterError
 from ..records import MixTable, Suggestions
-from ..records.mixing import DESCRIPTOR_COLUMNS
-from .descriptors import _META, _check_row
+from ..records.mixing import DESCRIPTOR_COLUMNS, DESCRIPTOR_META_COLUMNS as _META
+from .descriptors import _check_row
 
 __all__ = ["pair_components", "suggest"]
 

@@ -15,8 +15,9 @@ from .describe import SectionTable
 
 __all__ = ["TrackDescriptors", "MixTable", "Suggestions", "MixPath", "Transition"]
 
-#: Columns of a section descriptor table (:attr:`MixTable.descriptors`), after the
-#: section metadata ``track_id``, ``name``, ``section``, ``start_s``, ``end_s``.
+#: Section metadata columns that lead a descriptor table (:attr:`MixTable.descriptors`).
+DESCRIPTOR_META_COLUMNS = ("track_id", "name", "section", "start_s", "end_s")
+#: Columns of a section descriptor table, after :data:`DESCRIPTOR_META_COLUMNS`.
 DESCRIPTOR_COLUMNS = (
     "bpm",
     "bpm_confidence",
@@ -63,7 +64,7 @@ class MixTable:
     """Sections and their descriptors, row for row."""
 
     sections: SectionTable
-    descriptors: pd.DataFrame  # [shape=(n_sections, 5 + len(DESCRIPTOR_COLUMNS))]
+    descriptors: pd.DataFrame  # [shape=(n_sections, len(DESCRIPTOR_META_COLUMNS) + len(DESCRIPTOR_COLUMNS))]
     tracks: dict  # track_id -> TrackDescriptors
     config_digest: str  # section digest + descriptor digest
 
