@@ -41,11 +41,16 @@ lock-upgrade: setup-dev
 lock-check: setup-dev
 	$(BIN)/python scripts/lock.py check --installed requirements-dev.txt
 
-# Debian's Chromium for the browser test (never a downloaded browser build).
+# Debian's Chromium for the browser test (never a downloaded browser build), and Debian's
+# PostgreSQL server programs for the review-store tests (they start a throwaway cluster).
 system-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "note: install Debian's chromium and chromium-driver for the browser test (sudo apt-get install chromium chromium-driver)"; fi; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "note: install Debian's postgresql for the review-store tests (sudo apt-get install postgresql)"; fi; \
 	fi
 
 run: setup

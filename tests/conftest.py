@@ -46,3 +46,43 @@ def data_dir() -> Path:
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+# --------------------------------------------------------------------------- a real PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server for the session (tests/pg_support.py); the URL of its test database.
+
+    Fails, never skips, when PostgreSQL's server programs are missing: the review store is tested
+    against the real database (``make system-deps`` installs it)."""
+    import pg_support
+
+    bin_dir = pg_support.find_bin()
+    if bin_dir is None:
+        pytest.fail(pg_support.MISSING, pytrace=False)
+    server = pg_support.PostgresServer(bin_dir, ceiling_s=CEILING_S)
+    try:
+        server.start()
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_db_url(postgres_url):
+    """A new, empty database of the session's PostgreSQL server, dropped after the test."""
+    import pg_support
+
+    url = pg_support.fresh_database(postgres_url)
+    yield url
+    pg_support.drop_database(postgres_url, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def review_target(request, tmp_path) -> str:
+    """Where a test's judgements go: a new SQLite file's path, or the URL of a new database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "reviews.sqlite")
+    return request.getfixturevalue("postgres_db_url")

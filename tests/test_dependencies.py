@@ -26,6 +26,7 @@ NOT_IMPORTED = {
     "pytest-timeout": "a pytest plugin, configured in pytest.ini",
     "uv": "a command-line tool that scripts/lock.py runs",
     "s3fs": "fsspec's implementation of s3:// URLs, which fsspec loads by protocol name",
+    "psycopg": "the PostgreSQL driver, which SQLAlchemy loads for postgresql+psycopg:// URLs",
 }
 
 

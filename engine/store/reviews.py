@@ -1,4 +1,4 @@
-"""Expert judgements of cluster assignments, kept in SQLite.
+"""Expert judgements of cluster assignments, kept in SQLite or PostgreSQL.
 
 A reviewer listens to a section and says whether the cluster it was put in is
 right. Each judgement is one row, never updated in place: a reviewer who
@@ -10,14 +10,23 @@ with the current ones.
 
 Storage decisions, written where they are made:
 
-* one SQLite file (``reviews.sqlite`` under the app's data folder) in WAL
-  mode, so readers never block the writer and a crash loses at most the
-  judgement being written;
-* every write is its own ``BEGIN IMMEDIATE`` transaction with a busy timeout,
-  so two processes (two app servers, or the app and a script) writing at once
-  queue instead of failing or losing rows;
-* a connection per call: no connection object is shared across threads
-  (Streamlit runs each session in its own thread).
+* one storage layer (SQLAlchemy Core) over two databases named by a URL: a SQLite file
+  (``reviews.sqlite`` in the app's data folder; a plain path means one) on one machine, PostgreSQL
+  (``postgresql://user:pw@host/db``, through psycopg 3) when several app servers share the judgements;
+* SQLite in WAL mode, so readers never block the writer and a crash loses at most the judgement
+  being written; every write its own ``BEGIN IMMEDIATE`` transaction with a busy timeout, so two
+  processes writing at once queue instead of failing or losing rows; a connection per call (no
+  pool), so no connection is shared across threads (Streamlit runs each session in its own thread);
+* PostgreSQL through a small pool per process (each connection checked before use), every write
+  its own transaction;
+* one engine (so one pool) per URL and process, kept in this module: a :class:`ReviewStore`
+  opened on every Streamlit rerun costs a version check and leaks nothing;
+* the schema version in a ``cratemap_meta`` table: a database of a newer or unknown schema is
+  refused, a SQLite file of schema 1 (before owners) is migrated in place;
+* every row has an owner (``""`` on a local app; a signed-in user or an anonymous visitor on a
+  deployment): a store writes and reads only its owner's rows (:meth:`ReviewStore.delete_owner`
+  drops them);
+* every database failure is a :class:`~engine.errors.StoreError` whose sentence never shows a password.
 
 Reading filters on both digests it is given: a clustering's config digest
 and, when named, the analysis's section digest, so a page shows only the
@@ -40,12 +49,21 @@ import csv
 import io
 import os
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import (
+    BigInteger, CheckConstraint, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, delete, event,
+    func, insert, inspect, select,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from ..errors import ParameterError, StoreError
 from ..records import Judgement
@@ -55,52 +73,139 @@ __all__ = ["VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table"]
 #: What a reviewer can say about an assigned cluster.
 VERDICTS: tuple[str, ...] = ("right", "wrong", "unsure")
 
-#: Bump when the table layout changes (checked on open).
-SCHEMA_VERSION = 1
+#: Bump when the table layout changes (checked on open). 2: rows have an owner.
+SCHEMA_VERSION = 2
 
-_BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
+_BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction (or a pooled connection)
+_CONNECT_TIMEOUT_S = 10  # how long opening a PostgreSQL connection may take
+_POOL_SIZE, _POOL_OVERFLOW = 3, 7  # PostgreSQL connections a process keeps, and opens beyond them at a peak
 _MAX_TEXT = 2000  # characters kept of a comment
 _MAX_NAME = 80  # characters kept of a reviewer name or a free label
+_MAX_OWNER = 200  # characters an owner may have (never trimmed: two owners must never merge)
+_VERSION_KEY = "review_schema_version"
+_SETUP_LOCK = 0x43524D52  # pg_advisory_xact_lock key: one process sets the schema up at a time ("CRMR")
+_WRITE = "cratemap_write"  # execution option: this SQLite transaction writes (BEGIN IMMEDIATE)
+_UNKNOWN = object()  # a judgements table with no version recorded
 
-_COLUMNS = (
-    "id",
-    "created_utc",
-    "reviewer",
-    "track_id",
-    "name",
-    "section",
-    "start_s",
-    "end_s",
-    "assigned_cluster",
-    "verdict",
-    "corrected_cluster",
-    "label",
-    "comment",
-    "config_digest",
-    "section_digest",
+_METADATA = MetaData()
+_JUDGEMENTS = Table(
+    "judgements", _METADATA,
+    # an integer key from the database; on SQLite AUTOINCREMENT, so an id is never reused after a delete
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_utc", Text, nullable=False),  # ISO 8601, UTC, microseconds
+    Column("reviewer", Text, nullable=False),
+    Column("track_id", Text, nullable=False),  # sha256 of the file's bytes
+    Column("name", Text, nullable=False),  # display name at the time
+    Column("section", Integer, nullable=False),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("assigned_cluster", Integer, nullable=False),  # the cluster the app showed
+    Column("verdict", Text, nullable=False),
+    Column("corrected_cluster", Integer),  # the cluster the reviewer says is right, if any
+    Column("label", Text, nullable=False, server_default=""),  # a free label, if any
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("config_digest", Text, nullable=False),  # ClusterConfig digest of the clustering judged
+    Column("section_digest", Text, nullable=False, server_default=""),  # AnalysisConfig.section_digest()
+    Column("owner", Text, nullable=False, server_default=""),  # whose rows: "" locally
+    CheckConstraint("verdict IN ('right', 'wrong', 'unsure')", name="judgements_verdict"),
+    Index("judgements_by_config", "config_digest", "track_id", "section"), Index("judgements_by_reviewer", "reviewer"),
+    Index("judgements_by_owner", "owner", "config_digest"),
+    sqlite_autoincrement=True,
 )
+#: The columns a reader gets (a :class:`Judgement`'s fields): every one but the owner.
+_COLUMNS = tuple(column.name for column in _JUDGEMENTS.columns if column.name != "owner")
+_META = Table("cratemap_meta", _METADATA, Column("key", Text, primary_key=True), Column("value", Text, nullable=False))
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS judgements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_utc TEXT NOT NULL,            -- ISO 8601, UTC, microseconds
-    reviewer TEXT NOT NULL,
-    track_id TEXT NOT NULL,               -- sha256 of the file's bytes
-    name TEXT NOT NULL,                   -- display name at the time
-    section INTEGER NOT NULL,
-    start_s REAL NOT NULL,
-    end_s REAL NOT NULL,
-    assigned_cluster INTEGER NOT NULL,    -- the cluster the app showed
-    verdict TEXT NOT NULL CHECK (verdict IN ('right', 'wrong', 'unsure')),
-    corrected_cluster INTEGER,            -- the cluster the reviewer says is right, if any
-    label TEXT NOT NULL DEFAULT '',       -- a free label, if any
-    comment TEXT NOT NULL DEFAULT '',
-    config_digest TEXT NOT NULL,          -- ClusterConfig digest of the clustering judged
-    section_digest TEXT NOT NULL DEFAULT ''  -- AnalysisConfig.section_digest() of the sections
-);
-CREATE INDEX IF NOT EXISTS judgements_by_config ON judgements (config_digest, track_id, section);
-CREATE INDEX IF NOT EXISTS judgements_by_reviewer ON judgements (reviewer);
-"""
+
+def _database_url(target: str | os.PathLike | URL) -> URL:
+    """The SQLAlchemy URL of ``target``: a path (no ``://``) is a SQLite file, PostgreSQL URLs get psycopg."""
+    if isinstance(target, URL):
+        url = target
+    else:
+        text = os.fspath(target) if isinstance(target, os.PathLike) else target
+        if not isinstance(text, str) or not text.strip():
+            raise ParameterError(f"the review database must be a path or a database URL, got {type(target).__name__}")
+        if "://" not in text:
+            return URL.create("sqlite", database=str(Path(text).expanduser().absolute()))
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            raise ParameterError(
+                "the review database URL cannot be read; give sqlite:///path or postgresql://user:password@host/database"
+            ) from None
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ParameterError(f"{_shown(url)} is neither SQLite nor PostgreSQL; reviews are kept in one of those")
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ParameterError("an in-memory SQLite database would lose every judgement; name a file")
+        url = url.set(database=str(Path(url.database).expanduser().absolute()))
+    return url
+
+
+def _shown(url: URL) -> str:
+    """``url`` as it may be shown: its password masked."""
+    return url.render_as_string(hide_password=True)
+
+
+def _reason(exc: BaseException, url: URL) -> str:
+    """One line saying why ``exc`` happened: the driver's own first line, never a password or SQL."""
+    orig = getattr(exc, "orig", None) or exc
+    text = next((line.strip() for line in str(orig).splitlines() if line.strip()), type(orig).__name__)
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text[:300]
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine_for(url: URL) -> Engine:
+    """The one engine of ``url`` in this process (created on first use)."""
+    key = url.render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _new_engine(url)
+    return engine
+
+
+def _new_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        # a connection per use (NullPool): SQLite connections are cheap, and none is ever shared across threads
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": _BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_connected)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
+    return create_engine(url, pool_size=_POOL_SIZE, max_overflow=_POOL_OVERFLOW, pool_timeout=_BUSY_TIMEOUT_S,
+                         pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
+
+
+def _sqlite_connected(dbapi_connection, _record) -> None:
+    # SQLAlchemy's documented recipe: sqlite3 never begins a transaction of its own; _sqlite_begin does
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode up to the last checkpointed commit
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # a writer takes the write lock at BEGIN (waiting up to the busy timeout), so it never fails halfway
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _forget_engines() -> None:
+    """In a forked child: the parent's pools are the parent's (psycopg never closes a connection of another pid)."""
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines)
 
 
 def _clean(text: object, limit: int) -> str:
@@ -158,48 +263,111 @@ def _checked_row(
 
 
 class ReviewStore:
-    """Judgements in one SQLite file (created when missing).
+    """Judgements in a SQLite file or a PostgreSQL database (tables created when missing).
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The database file; its folder is created when missing.
+    target : str, os.PathLike or sqlalchemy.engine.URL
+        A path (a SQLite file; its folder is created when missing) or a database
+        URL: ``sqlite:///path`` or ``postgresql+psycopg://user:password@host:port/database``
+        (``postgresql://`` and ``postgres://`` mean the same).
+    owner : str
+        Whose judgements: every row written is this owner's, and every read sees
+        only this owner's rows. ``""`` (the default) on a local app.
+
+    Attributes
+    ----------
+    url : str
+        The database URL, its password masked.
+    owner : str
+        Whose judgements this store writes and reads.
+    path : pathlib.Path or None
+        The SQLite file (None for PostgreSQL).
 
     Raises
     ------
+    ParameterError
+        If ``target`` is neither a path nor a SQLite or PostgreSQL URL, or ``owner`` is not a string.
     StoreError
-        If the file cannot be created or opened, or holds another schema version.
+        If the database cannot be created, reached or set up, or holds another schema version.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder for {self.path} ({exc.strerror or exc})") from exc
-        with self._connect() as con:
+    def __init__(self, target: str | os.PathLike | URL, *, owner: str = "") -> None:
+        if not isinstance(owner, str) or len(owner) > _MAX_OWNER:
+            raise ParameterError(f"owner must be a string of at most {_MAX_OWNER} characters")
+        self.owner = owner
+        self._url = _database_url(target)
+        self.url = _shown(self._url)
+        self._sqlite = self._url.get_backend_name() == "sqlite"
+        self.path = Path(self._url.database) if self._sqlite else None
+        self._where = str(self.path) if self.path is not None else self.url  # how messages name the database
+        if self.path is not None:
             try:
-                con.execute("PRAGMA journal_mode=WAL")
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
-                    raise StoreError(f"{self.path} holds review schema {version}; this CrateMap reads {SCHEMA_VERSION}")
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot set up the review database {self.path} ({exc})") from exc
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {self.path} ({exc.strerror or exc})") from exc
+        try:
+            self._engine = _engine_for(self._url)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise self._error("open the review database", exc)
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._set_up()
+
+    def __repr__(self) -> str:
+        return f"ReviewStore({self.url!r}, owner={self.owner!r})"
+
+    def _error(self, doing: str, exc: BaseException) -> StoreError:
+        """``exc`` as one sentence; the driver's error stays attached unless the URL has a password."""
+        error = StoreError(f"cannot {doing} {self._where} ({_reason(exc, self._url)})")
+        if self._url.password is None:
+            error.__cause__ = exc
+        error.__suppress_context__ = True
+        return error
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self, doing: str = "read judgements from", *, write: bool = False) -> Iterator[Connection]:
+        """A connection for reads (rolled back on leaving) or one write transaction (``BEGIN IMMEDIATE``
+        on SQLite; committed on leaving, rolled back on an error); a database error becomes a StoreError."""
         try:
-            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the review database {self.path} ({exc})") from exc
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            con.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode up to the last checkpointed commit
-            yield con
-        finally:
-            con.close()
+            with self._writer.begin() if write else self._engine.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise self._error(doing, exc)
+
+    # -- the schema --------------------------------------------------------
+    def _set_up(self) -> None:
+        """Create the tables, migrate a schema 1 SQLite file, or refuse another schema."""
+        with self._connection("open the review database") as conn:
+            if self._schema_found(conn) == str(SCHEMA_VERSION):
+                return  # the usual case, without taking the write lock
+        with self._connection("set up the review database", write=True) as conn:
+            if not self._sqlite:  # two processes creating the tables at once would collide in the catalog
+                conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SETUP_LOCK})
+            found = self._schema_found(conn)
+            if found == str(SCHEMA_VERSION):
+                return
+            if found is not None and not (self._sqlite and found == "1"):
+                shown = "of an unknown version" if found is _UNKNOWN else found
+                raise StoreError(f"{self._where} holds review schema {shown}; this CrateMap reads schema {SCHEMA_VERSION}")
+            if found == "1" and "owner" not in {c["name"] for c in inspect(conn).get_columns("judgements")}:
+                conn.exec_driver_sql("ALTER TABLE judgements ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            _METADATA.create_all(conn)  # only the tables missing
+            for index in _JUDGEMENTS.indexes:  # a migrated table lacks the owner index
+                index.create(conn, checkfirst=True)
+            conn.execute(insert(_META).values(key=_VERSION_KEY, value=str(SCHEMA_VERSION)))
+            if self._sqlite:  # an older CrateMap reads this one and refuses the file
+                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _schema_found(self, conn: Connection) -> str | object | None:
+        """The schema version the database holds: None when it holds no judgements yet."""
+        found = inspect(conn)
+        if found.has_table(_META.name):
+            value = conn.execute(select(_META.c.value).where(_META.c.key == _VERSION_KEY)).scalar_one_or_none()
+            return _UNKNOWN if value is None else str(value)
+        legacy = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one()) if self._sqlite else 0
+        if legacy:  # schema 1 kept its version in SQLite's header (and later ones beside the table)
+            return str(legacy) if legacy != SCHEMA_VERSION else _UNKNOWN
+        return _UNKNOWN if found.has_table(_JUDGEMENTS.name) else None
 
     # -- writing -----------------------------------------------------------
     def add(
@@ -260,25 +428,24 @@ class ReviewStore:
         return Judgement(id=self._insert(row), **row)
 
     def _insert(self, row: dict) -> int:
-        """Write one row in its own transaction; return its id."""
-        names = list(row)
-        sql = f"INSERT INTO judgements ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        with self._connect() as con:
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                cur = con.execute(sql, [row[n] for n in names])
-                con.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise StoreError(f"cannot save the judgement in {self.path} ({exc})") from exc
-        return int(cur.lastrowid)
+        """Write one row, this store's owner's, in its own transaction; return its id."""
+        with self._connection("save the judgement in", write=True) as conn:
+            result = conn.execute(insert(_JUDGEMENTS).values(owner=self.owner, **row))
+            return int(result.inserted_primary_key[0])
+
+    def delete_owner(self) -> int:
+        """Delete every judgement of this store's owner (an anonymous visitor's, after their grace time).
+
+        Returns how many were deleted; raises :class:`StoreError` if the database cannot be written.
+        """
+        with self._connection("delete judgements from", write=True) as conn:
+            return int(conn.execute(delete(_JUDGEMENTS).where(_JUDGEMENTS.c.owner == self.owner)).rowcount)
 
     # -- reading -----------------------------------------------------------
     def judgements(
         self, *, config_digest: str | None = None, section_digest: str | None = None, reviewer: str | None = None
     ) -> pd.DataFrame:
-        """Every judgement (optionally of one clustering, one analysis or one reviewer), oldest first.
+        """Every judgement of this store's owner (optionally of one clustering, one analysis or one reviewer), oldest first.
 
         Parameters
         ----------
@@ -300,36 +467,22 @@ class ReviewStore:
         StoreError
             If the database cannot be read.
         """
-        where, args = [], []
-        if config_digest is not None:
-            where.append("config_digest = ?")
-            args.append(config_digest)
-        if section_digest is not None:
-            where.append("section_digest = ?")
-            args.append(section_digest)
-        if reviewer is not None:
-            where.append("reviewer = ?")
-            args.append(reviewer)
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM judgements"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        with self._connect() as con:
-            try:
-                rows = con.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read judgements from {self.path} ({exc})") from exc
+        table = _JUDGEMENTS
+        query = select(*(table.c[name] for name in _COLUMNS)).where(table.c.owner == self.owner)
+        for column, value in (("config_digest", config_digest), ("section_digest", section_digest), ("reviewer", reviewer)):
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        with self._connection() as conn:
+            rows = [tuple(row) for row in conn.execute(query.order_by(table.c.id))]
         frame = pd.DataFrame(rows, columns=list(_COLUMNS))
         frame["corrected_cluster"] = frame["corrected_cluster"].astype("Int64")
         return frame
 
     def count(self) -> int:
-        """How many judgements the file holds."""
-        with self._connect() as con:
-            try:
-                return int(con.execute("SELECT COUNT(*) FROM judgements").fetchone()[0])
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read judgements from {self.path} ({exc})") from exc
+        """How many judgements this store's owner has."""
+        query = select(func.count()).select_from(_JUDGEMENTS).where(_JUDGEMENTS.c.owner == self.owner)
+        with self._connection() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def latest(self, *, config_digest: str | None = None, section_digest: str | None = None) -> pd.DataFrame:
         """The newest judgement per reviewer and section (earlier ones were superseded).
