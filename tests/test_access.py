@@ -23,13 +23,20 @@ SECRET = "tr0ub4dor&3-never-shown"
 ALL_PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle():
+def _clear_throttle():
     import ui.auth
 
-    ui.auth._failures.clear()
+    with ui.auth._failures_lock:
+        ui.auth._failures.clear()
+        ui.auth._checked.clear()
+        ui.auth._over_ceiling = False
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    _clear_throttle()
     yield
-    ui.auth._failures.clear()
+    _clear_throttle()
 
 
 def _direct(page: str):
@@ -104,10 +111,6 @@ def test_repeated_wrong_passwords_lock_the_gate_for_longer_each_time(monkeypatch
     # while locked, even the right password is not checked
     _attempt(at, SECRET)
     assert "Too many wrong passwords" in at.error[0].value and _only_the_gate(at)
-    # a new tab from the same client is locked too (the count is per client, not per session)
-    other = _direct("pages/6_Review.py")
-    _attempt(other, SECRET)
-    assert "Too many wrong passwords" in other.error[0].value and _only_the_gate(other)
     # the next wrong one, after the lock, locks twice as long
     now[0] += 2.5
     _attempt(at, "guess-again")
@@ -146,3 +149,106 @@ def test_the_password_never_appears_in_logs_or_the_page(caplog):
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
     assert "wrong password" in logged  # the failure itself is logged...
     assert SECRET not in logged  # ...but never what was typed, nor the password
+
+
+def _fake_clock(monkeypatch, start: float = 1000.0) -> list[float]:
+    import ui.auth
+
+    now = [start]
+    monkeypatch.setattr(ui.auth, "_clock", lambda: now[0])
+    return now
+
+
+def _lock_out(at) -> None:
+    """Wrong passwords from ``at`` until its client is locked."""
+    import ui.auth
+
+    for i in range(ui.auth.FREE_ATTEMPTS):
+        _attempt(at, f"guess-{i}")
+    assert "try again in 2 s" in at.error[0].value
+    _attempt(at, SECRET)
+    assert "Too many wrong passwords" in at.error[0].value and _only_the_gate(at)
+
+
+def test_a_client_without_an_address_cannot_lock_out_another(monkeypatch):
+    """AppTest sessions have no address (as behind some proxies, or on localhost): each is counted on its own."""
+    import ui.auth
+
+    _fake_clock(monkeypatch)
+    a = _via_landing("pages/6_Review.py")
+    _lock_out(a)
+    b = _via_landing("pages/2_Classical_features.py")
+    _attempt(b, SECRET)  # a new session gets in at once, with no wait
+    assert page_errors(b) == [] and not _only_the_gate(b)
+    assert [t.value for t in b.title] == ["Classical features"]
+    _attempt(a, SECRET)  # ... and b's right password did not clear a's count
+    assert "Too many wrong passwords" in a.error[0].value and _only_the_gate(a)
+    assert [k.split(":")[0] for k in ui.auth._failures] == ["session"]
+
+
+def test_the_count_is_per_address_when_known_and_per_session_otherwise():
+    from ui.auth import _client_key
+
+    one, two = {}, {}
+    for ip in ("203.0.113.7", "10.0.0.9", "2001:db8::1"):
+        assert _client_key(ip, one) == _client_key(ip, two) == _client_key(ip, {}), ip  # shared by every session
+    assert _client_key("203.0.113.7", one) != _client_key("203.0.113.8", one)
+    assert _client_key("2001:db8:0::1", one) == _client_key("2001:db8::1", two)  # one address, however written
+    for unknown in (None, "", " ", "127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::", "localhost", 42):
+        key = _client_key(unknown, one)
+        assert key.startswith("session:") and key == _client_key(unknown, one), unknown  # one id per session, kept
+        assert key != _client_key(unknown, two), unknown  # another session is another client
+    assert one.keys() == two.keys() == {"_auth_session_id"}
+    assert len(one["_auth_session_id"]) == 32 and one["_auth_session_id"] != two["_auth_session_id"]
+
+
+@pytest.mark.parametrize("address, shared", [("203.0.113.7", True), ("127.0.0.1", False), ("::1", False)])
+def test_sessions_from_one_known_address_share_the_lock(monkeypatch, address, shared):
+    """Through the ``_address`` seam (what ``st.context.ip_address`` says): a real address is one client."""
+    import ui.auth
+
+    _fake_clock(monkeypatch)
+    monkeypatch.setattr(ui.auth, "_address", lambda: address)
+    _lock_out(_via_landing("pages/6_Review.py"))
+    other = _via_landing("pages/2_Classical_features.py")  # a new tab from the same address
+    _attempt(other, SECRET)
+    if shared:
+        assert "Too many wrong passwords" in other.error[0].value and _only_the_gate(other)
+        assert list(ui.auth._failures) == [f"ip:{address}"]
+    else:
+        assert page_errors(other) == [] and not _only_the_gate(other)
+
+
+def test_the_global_ceiling_stops_checking_any_password(monkeypatch, caplog):
+    import ui.auth
+
+    busy = "Too many password attempts on this server right now."
+    now = _fake_clock(monkeypatch)
+    early = ui.auth.GLOBAL_ATTEMPTS // 3
+    # one wrong attempt each from many clients, none of them locked: a third of them at t, the rest 20 s later
+    for i in range(ui.auth.GLOBAL_ATTEMPTS - 1):
+        if i == early:
+            now[0] += 20
+        assert ui.auth._check(f"session:{i}", f"guess-{i}", SECRET)[0] == "wrong"
+    last = _via_landing("pages/6_Review.py")
+    _attempt(last, "guess-last")
+    assert [e.value for e in last.error] == ["That password is not right."]
+    # the ceiling is reached: the next attempt, even the right password from a new session, is not checked
+    now[0] += 10  # t + 30: the oldest attempts leave the window in 30 s
+    fresh = _via_landing("pages/2_Classical_features.py")
+    with caplog.at_level(logging.WARNING, logger="cratemap.auth"):
+        _attempt(fresh, SECRET)
+        assert [e.value for e in fresh.error] == [f"{busy} Try again in 30 s."] and _only_the_gate(fresh)
+        for i in range(5):
+            assert ui.auth._check(f"ip:198.51.100.{i}", SECRET, SECRET) == ("busy", 30.0)
+    assert sum("reached" in r.getMessage() for r in caplog.records) == 1  # the refusal is logged once, not per attempt
+    assert not any(k.startswith("ip:") for k in ui.auth._failures)  # a refused attempt is not counted as wrong either
+    # once the window slides past the oldest attempts, passwords are checked again
+    now[0] += 30.5
+    _attempt(fresh, SECRET)
+    assert page_errors(fresh) == [] and not _only_the_gate(fresh)
+    assert [t.value for t in fresh.title] == ["Classical features"]
+    # ... but only as many as left the window: the third that left, less the one just checked
+    for i in range(early - 1):
+        assert ui.auth._check(f"ip:192.0.2.{i}", "nope", SECRET)[0] == "wrong"
+    assert ui.auth._check("ip:192.0.2.250", SECRET, SECRET)[0] == "busy"
