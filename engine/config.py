@@ -40,6 +40,10 @@ __all__ = [
     "EmbedConfig",
     "ClusterConfig",
     "MixConfig",
+    "Quotas",
+    "NamedStore",
+    "DeploymentConfig",
+    "deployment_from_mapping",
     "LARGE_ROWS",
     "is_large",
     "PRESETS",
@@ -408,6 +412,139 @@ class _DescriptorKey(_Config):
     bpm_min: float
     bpm_max: float
     key_profile: str
+
+@dataclass(frozen=True)
+class Quotas(_Config):
+    """What one visitor of a public deployment may upload: per upload and in total (see engine/run/quotas.py)."""
+
+    upload_files: int = 40  # files in one upload
+    upload_bytes: int = 400 * 2**20  # bytes in one upload
+    upload_minutes: float = 120.0  # minutes of audio in one upload
+    total_files: int = 120  # files a visitor holds at once
+    total_bytes: int = 1 * 2**30  # bytes a visitor holds at once
+    total_minutes: float = 360.0  # minutes of audio a visitor holds at once
+
+    def __post_init__(self) -> None:
+        for name in ("upload_files", "upload_bytes", "upload_minutes", "total_files", "total_bytes", "total_minutes"):
+            _check(getattr(self, name) > 0, f"quota {name} must be positive, got {getattr(self, name)}")
+        _check(self.upload_files <= self.total_files, "quota upload_files must be <= total_files")
+        _check(self.upload_bytes <= self.total_bytes, "quota upload_bytes must be <= total_bytes")
+        _check(self.upload_minutes <= self.total_minutes, "quota upload_minutes must be <= total_minutes")
+
+
+@dataclass(frozen=True)
+class NamedStore(_Config):
+    """A store the operator names: visitors of a public deployment open it by ``name`` only.
+
+    ``options`` (fsspec storage options: credentials, an endpoint) is kept as
+    canonical JSON text so the record stays hashable; it is never shown.
+    """
+
+    name: str
+    url: str = field(repr=False)
+    options: str = field(default="{}", repr=False)
+
+    def __post_init__(self) -> None:
+        _check(bool(self.name.strip()), "a named store needs a name")
+        _check(bool(self.url.strip()), f"the store {self.name!r} needs a url")
+
+    def storage_options(self) -> dict[str, Any]:
+        return json.loads(self.options)
+
+
+#: The deployment modes: one trusted user with free paths, or strangers sharing a server.
+MODES = ("local", "public")
+
+
+@dataclass(frozen=True)
+class DeploymentConfig(_Config):
+    """How the app is deployed, as the operator states it (Streamlit secrets, section ``[cratemap]``).
+
+    ``local`` (the default, for ``make run`` and the CLI): one trusted user,
+    who may open any folder or URL. ``public`` (for Streamlit Community Cloud):
+    every visitor has a private library within :class:`Quotas`, opens only
+    the ``stores`` named here, and waits in a queue of at most
+    ``max_analyses`` analyses at once; visitor data beyond ``disk_budget_bytes``
+    is evicted least recently used first, and a visitor without login keeps
+    theirs for ``grace_s`` after their last action.
+    """
+
+    mode: str = "local"
+    quotas: Quotas = field(default_factory=Quotas)
+    stores: tuple[NamedStore, ...] = ()
+    max_analyses: int = 2  # analyses running at once on the whole server; the rest wait in a queue
+    disk_budget_bytes: int = 4 * 2**30  # visitor uploads and stores kept on the server's disk
+    grace_s: float = 2 * 3600.0  # how long a visitor without login keeps their library after their last action
+    reviews_url: str = field(default="", repr=False)  # SQLAlchemy URL of the review database ("": SQLite in the data folder)
+
+    def __post_init__(self) -> None:
+        _check(self.mode in MODES, f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        _check(self.max_analyses >= 1, f"max_analyses must be >= 1, got {self.max_analyses}")
+        _check(self.disk_budget_bytes > 0, f"disk_budget_bytes must be positive, got {self.disk_budget_bytes}")
+        _check(self.grace_s >= 0, f"grace_s must be >= 0, got {self.grace_s}")
+        names = [s.name for s in self.stores]
+        _check(len(names) == len(set(names)), f"store names must be unique, got {names}")
+
+    @property
+    def public(self) -> bool:
+        return self.mode == "public"
+
+    def store_named(self, name: str) -> NamedStore | None:
+        """The operator's store called ``name``, or None."""
+        return next((s for s in self.stores if s.name == name), None)
+
+
+def deployment_from_mapping(values: Any) -> DeploymentConfig:
+    """A :class:`DeploymentConfig` from the ``[cratemap]`` section of Streamlit's secrets (any mapping).
+
+    Keys: ``mode``, ``max_analyses``, ``disk_budget_mb``, ``grace_minutes``,
+    ``reviews_url``, a ``quotas`` table (``upload_files``, ``upload_mb``,
+    ``upload_minutes``, ``total_files``, ``total_mb``, ``total_minutes``) and a
+    ``stores`` table of name -> {``url``, ``options``}. Missing keys keep their defaults.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown key or a bad value (the message names the key, never a value of ``options``).
+    """
+    values = dict(values or {})
+    known = {"mode", "max_analyses", "disk_budget_mb", "grace_minutes", "reviews_url", "quotas", "stores"}
+    unknown = sorted(set(values) - known)
+    _check(not unknown, f"unknown [cratemap] settings {unknown}; known: {sorted(known)}")
+    quota_values = dict(values.get("quotas") or {})
+    quota_keys = {"upload_files", "upload_mb", "upload_minutes", "total_files", "total_mb", "total_minutes"}
+    unknown = sorted(set(quota_values) - quota_keys)
+    _check(not unknown, f"unknown [cratemap.quotas] settings {unknown}; known: {sorted(quota_keys)}")
+    quota_args = {k: quota_values[k] for k in ("upload_files", "upload_minutes", "total_files", "total_minutes") if k in quota_values}
+    for mb, name in (("upload_mb", "upload_bytes"), ("total_mb", "total_bytes")):
+        if mb in quota_values:
+            quota_args[name] = int(float(quota_values[mb]) * 2**20)
+    stores = []
+    for name, spec in dict(values.get("stores") or {}).items():
+        spec = dict(spec) if not isinstance(spec, str) else {"url": spec}
+        _check(set(spec) <= {"url", "options"}, f"the store {name!r} takes only 'url' and 'options'")
+        options = spec.get("options") or {}
+        _check(isinstance(options, dict), f"the options of the store {name!r} must be a table")
+        stores.append(NamedStore(name=str(name), url=str(spec.get("url", "")), options=json.dumps(_plain(options), sort_keys=True)))
+    args: dict[str, Any] = {"quotas": Quotas(**quota_args), "stores": tuple(stores)}
+    for key in ("mode", "max_analyses", "reviews_url"):
+        if key in values:
+            args[key] = values[key]
+    if "disk_budget_mb" in values:
+        args["disk_budget_bytes"] = int(float(values["disk_budget_mb"]) * 2**20)
+    if "grace_minutes" in values:
+        args["grace_s"] = float(values["grace_minutes"]) * 60.0
+    return DeploymentConfig(**args)
+
+
+def _plain(value: Any) -> Any:
+    """Nested mappings (Streamlit's secrets are AttrDicts) as plain dicts, for JSON."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
 
 def _thesis() -> AnalysisConfig:
     return AnalysisConfig(

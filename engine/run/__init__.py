@@ -4,7 +4,9 @@ Takes files (or a folder, or an fsspec URL: :mod:`.inputs`) and a store. Gives t
 store filled: hash -> decode -> describe -> store per file, here, in a local process
 pool (:mod:`.pipeline`) or on a Dask cluster (:mod:`.distributed`), with progress,
 and each file that failed named with its reason; then CNN embeddings of the
-stored tracks (:mod:`.embedding`).
+stored tracks (:mod:`.embedding`). For a public deployment: visitors' private
+spaces within a disk budget (:mod:`.visitors`), upload quotas (:mod:`.quotas`)
+and a server-wide queue of analyses (:mod:`.queue`).
 """
 
 from .._lazy import lazy_exports
@@ -21,6 +23,15 @@ _EXPORTS = {
     ),
     "pipeline": (
         "analyze", "open_library", "DEMO_DIR",
+    ),
+    "queue": (
+        "AnalysisQueue", "Cancelled",
+    ),
+    "quotas": (
+        "Usage", "Candidate", "Admission", "admit", "audio_seconds",
+    ),
+    "visitors": (
+        "VisitorSpaces", "VisitorSpace", "SpaceFile", "visitor_key",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

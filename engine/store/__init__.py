@@ -4,7 +4,7 @@ Takes per-track frames, sections and pieces. Keeps them as Parquet keyed by
 track and config digest in a folder or at any fsspec URL (:mod:`.core`; local
 paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
-(:mod:`.tables`), experts' reviews kept in SQLite (:mod:`.reviews`) and exports:
+(:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
 playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`).
 """
 
