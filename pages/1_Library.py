@@ -7,18 +7,22 @@ import streamlit as st
 
 from engine.errors import EngineError
 
-from ui import charts, controls, page, state
-from ui.library import ensure_analysed, save_uploads, store_info
+from ui import charts, controls, deploy, page, state
+from ui.library import ensure_analysed, forget_uploads, resolve_store, save_uploads, store_info
 
 page.setup("Library")
 st.title("Library")
 
+PUBLIC = deploy.is_public()
+NAMED = [s.name for s in deploy.config().stores]
 SOURCES = {
     "demo": "The demo library (11 freely licensed tracks)",
     "folder": "Upload a folder",
     "files": "Upload single files",
-    "store": "Open an existing store (a folder or URL)",
+    "store": "Open one of the shared stores" if PUBLIC else "Open an existing store (a folder or URL)",
 }
+if PUBLIC and not NAMED:
+    del SOURCES["store"]  # the operator named no store: there is nothing else to open
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -30,27 +34,42 @@ with left:
             "of the same piece and one jazz tune for contrast. Credits and licences are in the README."
         )
     elif source == "store":
-        st.text_input(
-            "Store folder or URL",
-            placeholder="/data/crate-store  or  s3://bucket/crate",
-            help="A store written by `python -m engine analyze` (on this machine or a Dask cluster). "
-            "Any fsspec URL works once its driver is installed (s3fs for s3://, gcsfs for gs://); "
-            "credentials come from the environment or $CRATEMAP_STORE_OPTIONS. Nothing is decoded: "
-            "the stored measurements are read and re-cut to the settings on the right.",
-            **state.bind("store_url"),
-        )
-        url = str(state.get("store_url")).strip()
-        if url:
+        if PUBLIC:
+            st.selectbox(
+                "Store",
+                NAMED,
+                help="The stores the operator of this CrateMap shares. Nothing is decoded: the stored "
+                "measurements are read and re-cut to the settings on the right.",
+                **state.bind("store_url", options=NAMED),
+            )
+        else:
+            st.text_input(
+                "Store folder or URL",
+                placeholder="/data/crate-store  or  s3://bucket/crate",
+                help="A store written by `python -m engine analyze` (on this machine or a Dask cluster). "
+                "Any fsspec URL works once its driver is installed (s3fs for s3://, gcsfs for gs://); "
+                "credentials come from the operator's named stores, the environment or $CRATEMAP_STORE_OPTIONS. "
+                "Nothing is decoded: the stored measurements are read and re-cut to the settings on the right.",
+                **state.bind("store_url"),
+            )
+            if NAMED:
+                st.caption("Named stores: " + ", ".join(f"`{n}`" for n in NAMED) + " (type a name to open it).")
+        choice = str(state.get("store_url")).strip()
+        if choice:
             try:
-                info = store_info(url)
+                info = store_info(resolve_store(choice))
             except EngineError as exc:
-                st.error(f"Cannot open the store at {url}: {exc}")
+                if PUBLIC:
+                    st.error(f"Cannot open the store {choice}: it cannot be read right now.")
+                else:
+                    st.error(f"Cannot open the store at {choice}: {exc}")
                 st.stop()
             size = info["bytes"]
             size_text = f"{size / 2**30:.2f} GB" if size >= 2**30 else f"{size / 2**20:.1f} MB"
+            where = "" if PUBLIC else f", at `{info['root']}`"
             st.caption(
                 f"**{info['tracks']:,} tracks**, {info['seconds_of_audio'] / 3600:.1f} hours of audio, "
-                f"{size_text} on disk, at `{info['root']}`."
+                f"{size_text} on disk{where}."
             )
     else:
         folder = source == "folder"
@@ -64,13 +83,35 @@ with left:
             ids = tuple(getattr(f, "file_id", f.name) for f in files)
             if st.session_state.get("upload_ids") != ids:
                 with st.spinner(f"Saving {len(files)} files..."):
-                    saved, skipped = save_uploads(files, folder_upload=folder)
+                    uploaded = save_uploads(files, folder_upload=folder)
                 st.session_state["upload_ids"] = ids
-                st.session_state["upload_inputs"] = saved
-                st.session_state["upload_skipped"] = skipped
-        held = st.session_state.get("upload_inputs", [])
-        if held and not files:
-            st.caption(f"Your library is the {len(held)} files you uploaded last. Drop new ones to replace them.")
+                st.session_state["upload_inputs"] = uploaded.saved
+                st.session_state["upload_skipped"] = uploaded.skipped
+                st.session_state["upload_refused"] = uploaded.refused
+        for sentence in st.session_state.get("upload_refused", []):
+            st.warning(sentence)
+        if PUBLIC:
+            quotas, space = deploy.config().quotas, deploy.space()
+            usage = space.usage()
+            st.caption(
+                f"Your library: **{usage.files} of {quotas.total_files} files**, {usage.bytes / 2**20:.0f} of "
+                f"{quotas.total_bytes / 2**20:.0f} MB, {usage.seconds / 60:.0f} of {quotas.total_minutes:.0f} minutes of audio "
+                f"(one upload: up to {quotas.upload_files} files, {quotas.upload_bytes / 2**20:.0f} MB, {quotas.upload_minutes:.0f} minutes). "
+                "It is yours alone: no other visitor can list, open or hear it. "
+                + (
+                    "You are signed in, so it is here on your next visit (while the server keeps it) and your reviews always are."
+                    if deploy.visitor().signed_in
+                    else f"It is kept while you use the app and for {deploy.config().grace_s / 3600:g} hours after; "
+                    + ("sign in to keep your reviews." if deploy.login_configured() else "reviews go with it.")
+                )
+            )
+            if usage.files and st.button("Remove my music from the server", key="forget_uploads", icon=":material/delete:"):
+                forget_uploads()
+                st.rerun()
+        else:
+            held = st.session_state.get("upload_inputs", [])
+            if held and not files:
+                st.caption(f"Your library is the {len(held)} files you uploaded last. Drop new ones to replace them.")
 with right:
     st.markdown("**Analysis settings**")
     controls.analysis_controls()
@@ -79,7 +120,7 @@ with right:
 analysed = ensure_analysed()
 if analysed is None:
     if source == "store":
-        st.info("Give the folder or URL of a store above to open it.")
+        st.info("Choose a store above to open it." if PUBLIC else "Give the folder or URL of a store above to open it.")
     else:
         st.info("Drop a folder (or some files) above to analyse them, or choose the demo library.")
     st.stop()
@@ -96,7 +137,7 @@ c4.metric("Could not be read", len(result.errors))
 if result.errors:
     st.subheader(f"Files that could not be analysed ({len(result.errors)})")
     st.dataframe(
-        pd.DataFrame([{"file": e.name, "reason": e.reason, "why": e.detail} for e in result.errors]),
+        pd.DataFrame([{"file": e.name, "reason": e.reason, "why": deploy.said(e.detail)} for e in result.errors]),
         hide_index=True,
         width="stretch",
     )

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
-from ui import charts, compute, controls, mix, page, player, state
+from ui import charts, compute, controls, deploy, mix, page, player, state
 
 page.setup("Classical features")
 st.title("Classical features")
@@ -82,7 +82,7 @@ if result.k >= 2:
         expl = compute.explanation(library, analysis, config)
     except EngineError as exc:
         expl = None
-        st.warning(f"No explanation for this clustering: {exc}")
+        st.warning(f"No explanation for this clustering: {deploy.said(exc)}")
     if expl is not None:
         why_col, summary_col = st.columns(2, gap="medium")
         focus_cluster = int(frame["cluster"].iloc[focus_row]) if focus_row is not None else None
@@ -146,7 +146,7 @@ with tab_k:
             with st.spinner(f"Scoring k = 2 to {compute.sweep_range(len(result))[1]}, resampling each for stability...{slow}"):
                 sweep = compute.k_sweep_for(library, analysis, config)
         except EngineError as exc:
-            st.warning(f"Cannot score k here: {exc}")
+            st.warning(f"Cannot score k here: {deploy.said(exc)}")
         else:
             st.plotly_chart(charts.k_choice(sweep, current_k=config.k), config={"displaylogo": False})
             st.markdown(f"**Suggested k = {sweep.suggested_k}.** {sweep.reason}")
@@ -194,7 +194,7 @@ with tab_corr:
         try:
             report = compute.correlations(library, analysis, result.data.names)
         except EngineError as exc:
-            st.warning(f"Cannot compare the features: {exc}")
+            st.warning(f"Cannot compare the features: {deploy.said(exc)}")
         else:
             if not report.pairs:
                 st.info("No two features in use move together closely (|r| above 0.9).")

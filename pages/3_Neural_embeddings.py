@@ -10,7 +10,7 @@ import streamlit as st
 from engine.neural.tags import describe_clusters
 from engine.errors import EngineError, ModelError
 from engine.neural.tables import piece_seconds
-from ui import charts, compute, controls, neural, page, player, state
+from ui import charts, compute, controls, deploy, neural, page, player, state
 from ui.library import require_library
 
 page.setup("Neural embeddings")
@@ -128,7 +128,7 @@ with tab_cam:
             try:
                 maps = neural.compute_heatmaps(library, analysis, econfig, level, config, per)
             except EngineError as exc:
-                st.error(str(exc))
+                st.error(deploy.said(exc))
         if maps:
             seconds = piece_seconds(econfig.model)
             for c, hm in sorted(maps.items()):

@@ -1,4 +1,4 @@
-"""Review: listen to sections and say whether their cluster is right. Judgements are kept in SQLite."""
+"""Review: listen to sections and say whether their cluster is right. Judgements are kept in the review database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import streamlit as st
 
 from engine.analysis.compare import knn_evaluate_reviews
 from engine.errors import EngineError
-from engine.store.reviews import VERDICTS, ReviewStore
-from ui import charts, compute, controls, page, player, state
-from ui.library import review_db_path
+from engine.store.reviews import VERDICTS
+from ui import charts, compute, controls, deploy, media, page, player, reviews as review_db, state
 
 page.setup("Review")
 st.title("Review")
@@ -20,7 +19,7 @@ st.caption(
 
 library, analysis, table, config, result = controls.clustered_library()
 try:
-    reviews = ReviewStore(review_db_path())
+    reviews = review_db.reviews()
 except EngineError as exc:
     controls.fail(exc)
 frame = compute.cluster_frame(result)
@@ -125,7 +124,7 @@ else:
                     section_digest=section_digest,
                 )
             except EngineError as exc:
-                st.session_state["review_flash"] = ("error", str(exc))
+                st.session_state["review_flash"] = ("error", deploy.said(exc))
                 return
             st.session_state["review_flash"] = ("success", f"Saved: {v} for {sec['name']} section {int(sec['section'])}.")
             for k in ("review_verdict", "review_corrected", "review_label", "review_comment"):
@@ -175,7 +174,7 @@ else:
                     k=1, config=config.replace(dedupe=False),
                 )
         except EngineError as exc:
-            st.error(f"Cannot test the labels yet: {exc}")
+            st.error(f"Cannot test the labels yet: {deploy.said(exc)}")
         else:
             m1, m2, m3 = st.columns(3)
             m1.metric("Accuracy on unseen songs", f"{report.accuracy:.0%}")
@@ -183,13 +182,13 @@ else:
             m3.metric("Labelled sections", report.n_sections, help=f"from {report.n_groups} songs; {report.cv}")
             st.dataframe(report.confusion, width="stretch")
 
-st.download_button(
+media.download(
     "Download every judgement (CSV)",
-    data=lambda: reviews.to_csv().encode("utf-8"),
+    lambda: reviews.to_csv().encode("utf-8"),
     file_name="cratemap-judgements.csv",
     mime="text/csv",
     icon=":material/download:",
-    on_click="ignore",
     key="review_csv",
 )
-st.caption(f"{reviews.count()} judgements in {review_db_path().name} (all clusterings and reviewers).")
+whose = "your" if deploy.is_public() else "all"
+st.caption(f"{reviews.count()} judgements in {review_db.where()} ({whose} judgements, every clustering and reviewer).")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import EngineError
-from ui import charts, controls, downloads, mix, page, player
+from ui import charts, controls, deploy, downloads, media, mix, page, player
 from ui.library import require_library
 
 page.setup("Mix")
@@ -90,11 +90,11 @@ if st.session_state.get("mix_render_pair") == (controls.section_key(frame, int(r
     try:
         wav, text = mix.transition_wav(library, analysis, config, int(row), int(cand["row"]))
     except EngineError as exc:
-        st.error(str(exc))
+        st.error(deploy.said(exc))
     else:
-        st.audio(wav, format="audio/wav")
+        media.audio(wav, "audio/wav")
         st.caption(text)
-        st.download_button("Download the preview (WAV)", data=wav, file_name="cratemap-transition.wav", mime="audio/wav", key="mix_dl_wav", on_click="ignore")
+        media.download("Download the preview (WAV)", lambda: wav, file_name="cratemap-transition.wav", mime="audio/wav", key="mix_dl_wav")
 
 st.subheader("Mix path")
 labels = controls.row_labels(frame)
@@ -107,7 +107,7 @@ else:
     try:
         chain = mix.path(library, analysis, config, int(row), int(target), int(steps))
     except EngineError as exc:
-        st.warning(str(exc))
+        st.warning(deploy.said(exc))
     else:
         shown = chain.frame.copy()
         st.dataframe(

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from engine.audio.decode import decode_file
 from engine.errors import DecodeError, ParameterError
-from engine.audio.spectrogram import clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
+from engine.audio.spectrogram import clip_to_ogg, clip_to_wav, log_frequency_filters, log_spectrogram, read_section, section_spectrogram
 from engine.audio.stft import frame_count, frame_samples, power_blocks, spectrum
 
 
@@ -38,6 +38,19 @@ def test_read_section_resamples_keeps_channels_and_clips_the_end(tmp_path):
     wav = clip_to_wav(clip)
     back, rate = sf.read(io.BytesIO(wav))
     assert rate == sr and back.shape == (sr, 2)
+
+
+def test_a_clip_as_ogg_is_a_tenth_of_the_wav_and_sounds_the_same(demo_files):
+    clip = read_section(demo_files[0], start_s=30.0, end_s=45.0, mono=False)
+    ogg, wav = clip_to_ogg(clip), clip_to_wav(clip)
+    assert ogg[:4] == b"OggS" and len(ogg) < len(wav) / 5
+    back, rate = sf.read(io.BytesIO(ogg), always_2d=True)
+    want = clip.y if clip.y.ndim == 2 else clip.y[:, None]
+    assert rate == clip.sample_rate and back.shape == want.shape
+    # a lossy code: the same loudness and the same spectrum envelope, within a few percent
+    assert np.sqrt(np.mean(back**2)) == pytest.approx(np.sqrt(np.mean(want**2)), rel=0.05)
+    spec = lambda y: np.abs(np.fft.rfft(y[:, 0]))[: len(y) // 4]  # noqa: E731 (below ~5 kHz at 44.1 kHz)
+    assert np.corrcoef(spec(back), spec(want))[0, 1] > 0.95
 
 
 def test_read_section_errors_are_sentences(tmp_path):

@@ -32,7 +32,7 @@ from engine.analysis.project import project
 from engine.analysis.similar import SectionIndex, nearest_sections
 from engine.analysis.songs import version_groups
 from engine.analysis.sweep import choose_k
-from engine.audio.spectrogram import DRAW_SAMPLE_RATE, clip_to_wav, read_section, section_spectrogram
+from engine.audio.spectrogram import DRAW_SAMPLE_RATE, clip_to_ogg, clip_to_wav, read_section, section_spectrogram
 from engine.records import ClusterResult, Explanation, KSweep, Neighbours, Projection, SectionTable, Spectrogram
 
 from .library import Library
@@ -161,6 +161,15 @@ def section_wav(track_id: str, path: str, start_s: float, end_s: float, name: st
     if clip.y.ndim == 2 and clip.y.shape[1] > 2:
         clip = read_section(path, start_s=start_s, end_s=end_s, mono=True, name=name)
     return clip_to_wav(clip)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def section_ogg(track_id: str, path: str, start_s: float, end_s: float, name: str) -> bytes:
+    """A section as a small OGG Vorbis file (public mode: the player carries it inside the page)."""
+    clip = read_section(path, start_s=start_s, end_s=end_s, mono=False, name=name)
+    if clip.y.ndim == 2 and clip.y.shape[1] > 2:
+        clip = read_section(path, start_s=start_s, end_s=end_s, mono=True, name=name)
+    return clip_to_ogg(clip)
 
 
 def cluster_frame(result: ClusterResult) -> pd.DataFrame:

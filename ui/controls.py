@@ -13,7 +13,7 @@ from engine.config import PRESETS, THESIS_FEATURES, AnalysisConfig, ClusterConfi
 from engine.errors import EngineError
 from engine.records import ClusterResult, SectionTable
 
-from . import charts, compute, state
+from . import charts, compute, deploy, state
 from .compute import K_MAX
 from .library import Library, require_library
 
@@ -68,7 +68,7 @@ INTERACTIVE_FIT_SAMPLE = 5_000
 
 def fail(exc: Exception) -> None:
     """Show an engine error as a sentence and stop the page (never a traceback)."""
-    st.error(str(exc))
+    st.error(deploy.said(exc))
     st.stop()
 
 

@@ -13,11 +13,20 @@ Caching decisions, written where they are made:
 * everything downstream (sections, clusterings, projections, ...) is cached
   in :mod:`ui.compute`, keyed on the :class:`Library` (track ids, names,
   paths) and the frozen configs, never on arrays.
+
+In public mode (:mod:`ui.deploy`) a visitor's library is their private
+space instead: uploads are kept there within the quotas, analysed into the
+space's own store (so no shared cache can tell one visitor that another holds
+a file), one analysis at a time per slot of the server-wide queue; the demo
+library stays shared, and other stores open only by the names the operator
+gave them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -33,10 +42,15 @@ from engine.errors import EngineError
 from engine.records import BatchResult, InputFile, Progress
 from engine.run.inputs import collect_inputs
 from engine.run.pipeline import DEMO_DIR, analyze, open_library
+from engine.run.queue import Cancelled
+from engine.run.quotas import Candidate, admit, audio_seconds
+from engine.run.visitors import SpaceFile
 from engine.store.core import Store
 from engine.store.urls import env_storage_options
 
-from . import state
+from . import deploy, state
+
+log = logging.getLogger("cratemap.library")
 
 _UPLOAD_CHUNK = 1 << 20  # bytes per write when saving an upload
 _MAX_PART = 120  # characters kept of one path component
@@ -57,7 +71,14 @@ def review_db_path() -> Path:
 
 
 def jobs() -> int:
-    """Worker processes for analysis: ``$CRATEMAP_JOBS`` or up to 2 (Community Cloud has 2 cores)."""
+    """Worker processes for analysis: ``$CRATEMAP_JOBS`` or up to 2 (Community Cloud has 2 cores).
+
+    In public mode each analysis runs in the server's own process (1): the
+    queue's slots, not worker pools, share the cores among visitors, and no
+    worker process adds its memory.
+    """
+    if deploy.is_public():
+        return 1
     try:
         n = int(os.environ.get("CRATEMAP_JOBS", "0"))
     except ValueError:
@@ -153,15 +174,23 @@ def save_upload(name: str, data: bytes | memoryview, *, root: Path | None = None
     return SavedUpload(path=str(target), name=display)
 
 
-def save_uploads(files: Sequence, *, folder_upload: bool) -> tuple[list[tuple[str, str]], list[str]]:
-    """Save uploaded files; return ``(path, display name)`` pairs and the names skipped.
+@dataclass(frozen=True)
+class Uploaded:
+    """What became of one upload."""
+
+    saved: list[tuple[str, str]]  # (path, display name) of each file kept
+    skipped: list[str]  # names not tried: not audio by their names
+    refused: list[str]  # public mode: a sentence for each file over a quota
+
+
+def save_uploads(files: Sequence, *, folder_upload: bool) -> Uploaded:
+    """Save uploaded files (in public mode, into the visitor's space and within the quotas).
 
     In a folder upload, hidden files are ignored and files whose names are
     not audio (cover art, cue sheets) are skipped and listed; files chosen
     one by one are always tried, so a broken one is reported by name.
     """
-    saved: list[tuple[str, str]] = []
-    skipped: list[str] = []
+    tried, skipped = [], []
     for f in files:
         display = safe_relative_path(f.name)
         base = display.rsplit("/", 1)[-1]
@@ -170,9 +199,32 @@ def save_uploads(files: Sequence, *, folder_upload: bool) -> tuple[list[tuple[st
         if folder_upload and not is_audio_name(base):
             skipped.append(display)
             continue
-        up = save_upload(f.name, f.getbuffer())
-        saved.append((up.path, up.name))
-    return saved, skipped
+        tried.append(f)
+    if not deploy.is_public():
+        saved = [save_upload(f.name, f.getbuffer()) for f in tried]
+        return Uploaded([(u.path, u.name) for u in saved], skipped, [])
+    space = deploy.space()
+    kept = {f.name for f in space.files}
+    fresh = [f for f in tried if safe_relative_path(f.name) not in kept]  # the same name again replaces nothing
+    candidates = [Candidate(safe_relative_path(f.name), int(f.size), audio_seconds(f.getbuffer())) for f in fresh]
+    admission = admit(candidates, space.usage(), deploy.config().quotas, disk_room=deploy.spaces().room())
+    accepted = {c.name: c for c in admission.accepted}
+    records = []
+    for f in fresh:
+        c = accepted.get(safe_relative_path(f.name))
+        if c is None:
+            continue
+        up = save_upload(f.name, f.getbuffer(), root=space.uploads)
+        records.append(SpaceFile(path=up.path, name=up.name, bytes=c.bytes, seconds=c.seconds))
+    space.add(records)
+    return Uploaded([(f.path, f.name) for f in space.files], skipped, [sentence for _, sentence in admission.refused])
+
+
+def forget_uploads() -> None:
+    """Public mode: remove every upload of this visitor from the server."""
+    deploy.space().forget()
+    for key in ("upload_ids", "upload_inputs", "upload_skipped", "upload_refused", "_analysed"):
+        st.session_state.pop(key, None)
 
 
 # --------------------------------------------------------------------------- settings -> config
@@ -231,6 +283,9 @@ class Analysed:
 def current_inputs() -> tuple[list[InputFile], list[str], str]:
     """The files of the session's library, the names skipped, and what to call it."""
     if state.get("source") != "demo":
+        if deploy.is_public():  # everything in the visitor's own space, this visit's uploads and earlier ones
+            pairs = [(f.path, f.name) for f in deploy.space().files]
+            return [InputFile(p, n) for p, n in pairs], list(st.session_state.get("upload_skipped", [])), "your library"
         pairs = st.session_state.get("upload_inputs", [])
         return [InputFile(p, n) for p, n in pairs], list(st.session_state.get("upload_skipped", [])), "your upload"
     inputs, _ = collect_inputs([DEMO_DIR])  # its licence texts and manifest are not worth listing as skipped
@@ -238,14 +293,44 @@ def current_inputs() -> tuple[list[InputFile], list[str], str]:
 
 
 def open_store_at(url: str) -> Store:
-    """The store at a folder or fsspec URL; a URL's options (credentials, endpoint) come from ``$CRATEMAP_STORE_OPTIONS``."""
+    """The store at a folder or fsspec URL.
+
+    A URL's options (credentials, endpoint) are those the operator gave a
+    store of that URL in the secrets, else ``$CRATEMAP_STORE_OPTIONS`` (local mode only).
+    """
+    for named in deploy.config().stores:
+        if named.url == url:
+            return Store(url, storage_options=named.storage_options() if "://" in url else None, create=False)
+    if deploy.is_public() and url != store_root() and not url.startswith(str(data_dir() / "visitors")):
+        raise EngineError("this store is not one the operator named")
     return Store(url, storage_options=env_storage_options() if "://" in url else None, create=False)
+
+
+def resolve_store(choice: str) -> str:
+    """The store a visitor's choice means: in public mode only an operator's store name; locally any folder or URL too.
+
+    Raises
+    ------
+    EngineError
+        In public mode, for anything but a name the operator gave (the message repeats no path).
+    """
+    named = deploy.config().store_named(choice)
+    if named is not None:
+        return named.url
+    if deploy.is_public():
+        raise EngineError("there is no store by that name here; choose one of the stores listed")
+    return choice
 
 
 @st.cache_data(ttl=60, max_entries=8, show_spinner=False)
 def store_info(url: str) -> dict:
     """What the store at ``url`` holds (tracks, minutes, bytes...), re-read at most once a minute."""
     return open_store_at(url).info()
+
+
+def library_store_root() -> str:
+    """Where the session's own uploads are analysed: the visitor's space in public mode, the app's store locally."""
+    return str(deploy.space().store) if deploy.is_public() else store_root()
 
 
 def _library_from(result: BatchResult, inputs: Iterable[InputFile], *, root: str | None = None) -> Library | None:
@@ -285,16 +370,17 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
     if not inputs:
         return None
     config = analysis_config()
-    key = (tuple((i.path, i.name) for i in inputs), config.digest(), store_root())
+    root = store_root() if state.get("source") == "demo" else library_store_root()
+    key = (tuple((i.path, i.name) for i in inputs), config.digest(), root)
     held = st.session_state.get("_analysed")
     if held is not None and held[0] == key:
         return held[1]
     try:
-        store = Store(store_root())
+        store = Store(root)
     except EngineError as exc:
-        st.error(str(exc))
+        st.error(deploy.said(exc))
         st.stop()
-    with st.status(f"Analysing {label}: {len(inputs)} files", expanded=True) as status:
+    with st.status(f"Analysing {label}: {len(inputs)} files", expanded=True) as status, queue_turn(status):
         bar = st.progress(0.0, text="Decoding and measuring each file; the first results appear in a few seconds...")
         counts = {"analysed": 0, "cached": 0, "duplicate": 0, "error": 0}
 
@@ -314,7 +400,7 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
             result = analyze(inputs, store=store, config=config, jobs=jobs(), progress=on_progress)
         except EngineError as exc:
             status.update(label="Analysis failed", state="error")
-            st.error(str(exc))
+            st.error(deploy.said(exc))
             st.stop()
         done = f"{len(result.tracks)} tracks ready in {result.wall_s:.1f} s"
         if counts["cached"]:
@@ -323,7 +409,7 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
             done += f"; {len(result.errors)} could not be read"
         status.update(label=done, state="error" if not result.tracks else "complete", expanded=False)
     analysed = Analysed(
-        library=_library_from(result, inputs),
+        library=_library_from(result, inputs, root=root),
         result=result,
         skipped=tuple(skipped),
         label=label,
@@ -333,31 +419,65 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
     return analysed
 
 
-def _open_existing(url: str) -> Analysed | None:
-    """The library of an existing store (a folder or URL), read without any audio; None until a URL is given."""
-    if not url:
+def _open_existing(choice: str) -> Analysed | None:
+    """The library of an existing store (a name the operator gave, or locally a folder or URL), read without any audio.
+
+    None until a store is chosen.
+    """
+    if not choice:
         return None
     config = analysis_config()
-    key = ("store", url, config.digest())
+    key = ("store", choice, config.digest())
     held = st.session_state.get("_analysed")
     if held is not None and held[0] == key:
         return held[1]
-    with st.spinner(f"Reading the store at {url}..."):
+    named = deploy.config().store_named(choice)
+    label = f"the store {choice}" if named is not None else f"the store at {choice}"
+    with st.spinner(f"Reading {label}..."):
         try:
-            store = open_store_at(url)
+            store = open_store_at(resolve_store(choice))
             result = open_library(store, config=config)
         except EngineError as exc:
-            st.error(f"Cannot open the store at {url}: {exc}")
+            if deploy.is_public():
+                log.warning("a visitor could not open a store: %s", exc)
+                st.error(f"Cannot open {label}: {deploy.said(exc) if named is None else 'it cannot be read right now'}.")
+            else:
+                st.error(f"Cannot open {label}: {exc}")
             st.stop()
     analysed = Analysed(
         library=_library_from(result, [], root=store.url),
         result=result,
         skipped=(),
-        label=f"the store at {url}",
+        label=label,
         config=config,
     )
     st.session_state["_analysed"] = (key, analysed)
     return analysed
+
+
+@contextlib.contextmanager
+def queue_turn(status):
+    """In public mode, wait for a slot of the server's analysis queue, showing this visitor their place.
+
+    A visitor who leaves while waiting (their browser closes: Streamlit no
+    longer counts the session active, or stops its script) gives up their place.
+    """
+    if not deploy.is_public():
+        yield
+        return
+    note = st.empty()
+
+    def show(place: int) -> None:
+        note.info(f"The server is analysing other visitors' music. You are number {place} in the queue; your analysis starts by itself.")
+        status.update(label=f"Waiting for the server: number {place} in the queue")
+
+    try:
+        with deploy.queue().turn(deploy.visitor().key, on_wait=show, cancelled=deploy.session_gone):
+            note.empty()
+            yield
+    except Cancelled:
+        log.info("a visitor left the analysis queue before their turn")
+        st.stop()
 
 
 def require_library() -> Analysed:

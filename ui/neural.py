@@ -24,8 +24,8 @@ from engine.neural.tables import cluster_gradcam, embedding_table
 from engine.records import ClusterResult, EmbeddingTable, PieceTable, Projection
 from engine.store.core import pieces_key
 
-from . import compute
-from .library import Library
+from . import compute, deploy
+from .library import Library, queue_turn
 
 MODELS = {
     "musicnn": "musicnn (Million Song Dataset tags)",
@@ -86,10 +86,11 @@ def compute_embeddings(library: Library, analysis: AnalysisConfig, config: Embed
             bar.progress(p.done / max(p.total, 1), text=f"{p.done}/{p.total}  {p.name}  ({how})")
 
         try:
-            embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config, progress=on_progress)
+            with queue_turn(status):  # public mode: one of the server's analysis slots
+                embed_library(library.store(), list(library.track_ids), analysis=analysis, config=config, progress=on_progress)
         except EngineError as exc:
             status.update(label="The network could not run", state="error")
-            st.error(str(exc))
+            st.error(deploy.said(exc))
             st.stop()
         status.update(label="Embeddings ready", state="complete", expanded=False)
     for e in errors:
@@ -169,7 +170,7 @@ def compute_heatmaps(library: Library, analysis: AnalysisConfig, config: EmbedCo
 
 
 def model_error(exc: ModelError) -> None:
-    st.error(f"The network cannot run here: {exc}")
+    st.error(f"The network cannot run here: {deploy.said(exc)}")
     st.stop()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from . import deploy
 from .auth import gate
 
 #: (file, label, icon) of every view, in menu order.
@@ -31,3 +32,18 @@ def setup(title: str) -> None:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
+        if deploy.login_configured():
+            _account()
+
+
+def _account() -> None:
+    """Sign in (Streamlit's OpenID Connect login, configured under ``[auth]`` in the secrets) or out."""
+    if st.user.is_logged_in:
+        who = st.user.get("name") or st.user.get("email") or "you"
+        st.caption(f"Signed in as **{who}**: your library and reviews are kept under your account.")
+        if st.button("Sign out", key="_sign_out", icon=":material/logout:"):
+            st.logout()
+    else:
+        st.caption("Sign in to keep your library and reviews for your next visit.")
+        if st.button("Sign in", key="_sign_in", icon=":material/login:"):
+            st.login()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 
-from . import charts, compute
+from . import charts, compute, deploy, media
 
 #: Suffixes a browser plays natively, and their MIME types.
 BROWSER_TYPES = {
@@ -31,19 +31,22 @@ def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> b
     Returns False (after saying why) when the audio cannot be played.
     """
     if "://" in path:
-        st.info(f"The audio of {name} is at {path}; the app plays only files on its own disk.")
+        where = "in a store without its audio" if deploy.is_public() else f"at {path}"
+        st.info(f"The audio of {name} is {where}; the app plays only files on its own disk.")
         return False
     if not path or not Path(path).is_file():
-        st.warning(f"The audio of {name} is no longer on the server (uploads are kept only while the app runs); upload it again to listen.")
+        st.warning(f"The audio of {name} is no longer on the server (uploads are kept only for a while); upload it again to listen.")
         return False
     suffix = Path(path).suffix.lower()
     try:
-        if suffix in BROWSER_TYPES and Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES:
+        if media.inline():  # public mode: only this section, inside the page (no URL another visitor could open)
+            media.audio(compute.section_ogg(track_id, path, float(start_s), float(end_s), name), "audio/ogg")
+        elif suffix in BROWSER_TYPES and Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES:
             st.audio(path, format=BROWSER_TYPES[suffix], start_time=float(start_s), end_time=float(end_s))
         else:
             st.audio(compute.section_wav(track_id, path, float(start_s), float(end_s), name), format="audio/wav")
     except EngineError as exc:
-        st.error(str(exc))
+        st.error(deploy.said(exc))
         return False
     return True
 
@@ -55,7 +58,7 @@ def spectrogram(track_id: str, path: str, name: str, start_s: float, end_s: floa
     try:
         spec = compute.spectrogram(track_id, path, float(start_s), float(end_s), name)
     except EngineError as exc:
-        st.error(str(exc))
+        st.error(deploy.said(exc))
         return
     st.plotly_chart(charts.spectrogram(spec, title="Spectrogram of this section"), key=key, config={"displaylogo": False})
 

@@ -31,6 +31,7 @@ __all__ = [
     "DRAW_SAMPLE_RATE",
     "read_section",
     "clip_to_wav",
+    "clip_to_ogg",
     "log_frequency_filters",
     "log_spectrogram",
     "section_spectrogram",
@@ -153,6 +154,25 @@ def clip_to_wav(clip: Clip) -> bytes:
     """
     buf = io.BytesIO()
     sf.write(buf, np.clip(clip.y, -1.0, 1.0), clip.sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def clip_to_ogg(clip: Clip, *, quality: float = 0.4) -> bytes:
+    """Encode a clip as OGG Vorbis: about a tenth of the WAV's size, for players that carry the audio inline.
+
+    Parameters
+    ----------
+    clip : Clip
+    quality : float
+        Vorbis quality in [0, 1] (0.4: about 128 kbit/s for stereo music).
+
+    Returns
+    -------
+    bytes
+        A complete OGG file.
+    """
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(clip.y, -1.0, 1.0), clip.sample_rate, format="OGG", subtype="VORBIS", compression_level=1.0 - float(quality))
     return buf.getvalue()
 
 
