@@ -127,8 +127,11 @@ else:
                 st.session_state["review_flash"] = ("error", deploy.said(exc))
                 return
             st.session_state["review_flash"] = ("success", f"Saved: {v} for {sec['name']} section {int(sec['section'])}.")
-            for k in ("review_verdict", "review_corrected", "review_label", "review_comment"):
-                st.session_state.pop(k, None)
+            # cleared by value, not removed: a removed key leaves the browser's widget showing (and sending) the old answer
+            st.session_state["review_verdict"] = None
+            st.session_state["review_label"] = ""
+            st.session_state["review_comment"] = ""
+            st.session_state.pop("review_corrected", None)  # drawn only with "wrong", so it starts afresh
             if not hide_done:
                 st.session_state["review_pos"] = pos + 1
 

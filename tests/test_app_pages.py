@@ -95,6 +95,10 @@ def test_review_saves_a_judgement_and_shows_agreement():
     assert page_errors(at) == []
     assert any("Saved: wrong" in s.value for s in at.success)
     assert any(m.value == "Agreement with the clusters" for m in at.subheader)
+    # the next section starts with no answer: saving again without choosing one saves nothing
+    assert at.radio(key="review_verdict").value is None and at.text_input(key="review_label").value == ""
+    at.button(key="review_save").click().run()
+    assert any("Choose an answer first" in e.value for e in at.error)
     from engine.store.reviews import ReviewStore
     from ui.library import review_db_path
 
