@@ -37,7 +37,7 @@ from typing import Iterable, Sequence
 import streamlit as st
 
 from engine.config import AnalysisConfig, preset
-from engine.audio.decode import is_audio_name
+from engine.audio.decode import file_digest, is_audio_name
 from engine.errors import EngineError
 from engine.records import BatchResult, InputFile, Progress
 from engine.run.inputs import collect_inputs
@@ -380,7 +380,8 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
     except EngineError as exc:
         st.error(deploy.said(exc))
         st.stop()
-    with st.status(f"Analysing {label}: {len(inputs)} files", expanded=True) as status, queue_turn(status):
+    waits = deploy.is_public() and not _all_stored(inputs, store, config)
+    with st.status(f"Analysing {label}: {len(inputs)} files", expanded=True) as status, queue_turn(status, needed=waits):
         bar = st.progress(0.0, text="Decoding and measuring each file; the first results appear in a few seconds...")
         counts = {"analysed": 0, "cached": 0, "duplicate": 0, "error": 0}
 
@@ -455,14 +456,22 @@ def _open_existing(choice: str) -> Analysed | None:
     return analysed
 
 
+def _all_stored(inputs: list[InputFile], store: Store, config: AnalysisConfig) -> bool:
+    """Does the store hold every input's frames already (so analysing is reading, and takes no queue slot)?"""
+    try:
+        return all(store.has_frames(file_digest(i.path), config.frames.digest()) for i in inputs)
+    except (OSError, EngineError):
+        return False
+
+
 @contextlib.contextmanager
-def queue_turn(status):
+def queue_turn(status, *, needed: bool = True):
     """In public mode, wait for a slot of the server's analysis queue, showing this visitor their place.
 
     A visitor who leaves while waiting (their browser closes: Streamlit no
     longer counts the session active, or stops its script) gives up their place.
     """
-    if not deploy.is_public():
+    if not deploy.is_public() or not needed:
         yield
         return
     note = st.empty()
