@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test setup setup-dev system-deps lock lock-upgrade lock-check bench clean
+.PHONY: run test setup setup-dev system-deps lock lock-upgrade lock-check bench demo-store clean
 
 # The locks are for CPython 3.11 (as on Streamlit Community Cloud when 3.11 is chosen).
 $(BIN)/python:
@@ -61,6 +61,11 @@ test: setup-dev system-deps lock-check
 
 bench: setup-dev
 	for b in bench/*.py; do [ $$b = bench/scale_synthetic.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done  # scale.py runs scale_synthetic.py
+
+# Rebuild demo/.store, the demo's analysis shipped with the app (after a change that alters stored
+# results; tests/test_demo_store.py says when).
+demo-store: setup
+	$(BIN)/python scripts/demo_store.py
 
 clean:
 	rm -rf .cratemap .pytest_cache test-output

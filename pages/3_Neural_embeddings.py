@@ -124,7 +124,7 @@ with tab_cam:
         )
         per = st.slider("Pieces per cluster", 4, 32, 8, key="nn_cam_per", help="Each needs one pass back through the network.")
         maps = neural.heatmaps(library, analysis, econfig, level, config, per)
-        if maps is None and st.button("Compute Grad-CAM", key="nn_cam_go", icon=":material/visibility:"):
+        if maps is None:  # computed when the tab is first opened (a few seconds: one backward pass per sampled piece)
             try:
                 maps = neural.compute_heatmaps(library, analysis, econfig, level, config, per)
             except EngineError as exc:

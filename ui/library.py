@@ -46,6 +46,7 @@ from engine.run.queue import Cancelled
 from engine.run.quotas import Candidate, admit, audio_seconds
 from engine.run.visitors import SpaceFile
 from engine.store.core import Store
+from engine.store.seed import seed_store
 from engine.store.urls import env_storage_options
 
 from . import deploy, state
@@ -371,6 +372,8 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
         return None
     config = analysis_config()
     root = store_root() if state.get("source") == "demo" else library_store_root()
+    if state.get("source") == "demo":
+        _seed_demo(root)
     key = (tuple((i.path, i.name) for i in inputs), config.digest(), root)
     held = st.session_state.get("_analysed")
     if held is not None and held[0] == key:
@@ -454,6 +457,17 @@ def _open_existing(choice: str) -> Analysed | None:
     )
     st.session_state["_analysed"] = (key, analysed)
     return analysed
+
+
+@st.cache_resource(show_spinner=False)
+def _seed_demo(root: str) -> int:
+    """Seed the app's store with the demo's shipped analysis (once per process and store): a fresh
+    server shows the demo at once, neural views included. Returns the files copied."""
+    try:
+        return seed_store(root, DEMO_DIR / ".store")
+    except EngineError as exc:  # a read-only or full disk: the demo is analysed from its audio instead
+        log.warning("could not seed the store with the demo's analysis: %s", exc)
+        return 0
 
 
 def _all_stored(inputs: list[InputFile], store: Store, config: AnalysisConfig) -> bool:

@@ -65,9 +65,9 @@ def collect_inputs(
         p = Path(src)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if not f.is_file() or f.name.startswith("."):
-                    continue
                 rel = f.relative_to(p).as_posix()
+                if not f.is_file() or any(part.startswith(".") for part in rel.split("/")):
+                    continue  # hidden files and hidden folders (.git, .AppleDouble, the demo's .store) are not music
                 (inputs.append(InputFile(str(f.resolve()), rel)) if is_audio_name(f.name) else skipped.append(rel))
         elif p.exists():
             inputs.append(InputFile(str(p.resolve()), p.name))
@@ -89,7 +89,7 @@ def _collect_url(url: str, options: Mapping[str, object]) -> tuple[list[InputFil
             found, skipped = [], []
             for key in sorted(fs.find(root)):
                 rel = key[len(root) + 1 :]
-                if not rel or rel.rsplit("/", 1)[-1].startswith("."):
+                if not rel or any(part.startswith(".") for part in rel.split("/")):
                     continue
                 if is_audio_name(rel):
                     found.append(InputFile(f"{protocol}://{key}", rel, encoded))

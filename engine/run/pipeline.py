@@ -115,9 +115,18 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
 
 
 def _stored(store: Store, track_id: str, config: AnalysisConfig) -> Track | None:
-    """The stored Track when the store already holds its frames under ``config``, else None."""
+    """The stored Track when the store can answer ``config`` without the audio, else None.
+
+    It can when it holds the track's frames under ``config`` (any section
+    settings are cut from them) or the section rows themselves (a store
+    seeded with results only, like the demo's: other settings then decode again).
+    """
     stored = store.track(track_id)
-    return stored if stored is not None and store.has_frames(track_id, config.frames.digest()) else None
+    if stored is None:
+        return None
+    if store.has_frames(track_id, config.frames.digest()) or store.has_sections(track_id, config.section_digest()):
+        return stored
+    return None
 
 
 def _timed_analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):

@@ -5,7 +5,8 @@ track and config digest in a folder or at any fsspec URL (:mod:`.core`; local
 paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
 (:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
-playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`).
+playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`). A store can be seeded
+with results computed elsewhere, as the demo's shipped analysis (:mod:`.seed`).
 """
 
 from .._lazy import lazy_exports
@@ -20,6 +21,9 @@ _EXPORTS = {
     ),
     "reviews": (
         "VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table",
+    ),
+    "seed": (
+        "seed_store",
     ),
     "tables": (
         "TableLike", "LABEL_COLUMNS", "DROPPED_COLUMNS", "load_table", "table_from_frame",
