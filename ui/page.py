@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import deploy
+from . import deploy, links
 from .auth import gate
 
 #: (file, label, icon) of every view, in menu order.
@@ -27,11 +27,14 @@ def setup(title: str) -> None:
     """
     st.set_page_config(page_title=f"{title} · CrateMap", page_icon=":material/library_music:", layout="wide")
     gate()
+    links.restore(title)
+    links.write(title)
     with st.sidebar:
         st.markdown("### CrateMap")
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
+        st.caption(":material/link: This page's address links to what you see: the library, the settings and the chosen section.")
         if deploy.login_configured():
             _account()
 
