@@ -17,7 +17,7 @@ from engine.config import AnalysisConfig, EmbedConfig, MixConfig
 from engine.mixing.descriptors import describe_store
 from engine.run.embedding import embed_library
 from engine.run.inputs import collect_inputs
-from engine.run.pipeline import DEMO_DIR, analyze
+from engine.run.pipeline import DEMO_DIR, analyze, open_library
 from engine.store.core import Store
 from engine.store.seed import seed_store
 
@@ -77,6 +77,8 @@ def test_a_fresh_store_seeded_with_it_answers_the_demo_without_decoding(tmp_path
     result = analyze(collect_inputs([DEMO_DIR])[0], store=Store(root), config=AnalysisConfig(), jobs=1, progress=lambda p: statuses.append(p.status))
     assert statuses == ["cached"] * 11 and len(result.from_store) == 11 and not result.errors
     assert not (root / "frames").exists()  # nothing was decoded
+    opened = open_library(Store(root), config=AnalysisConfig())  # a store of results only opens as a library too
+    assert sorted(t.track_id for t in opened.tracks) == sorted(t.track_id for t in result.tracks)
     assert len(result.sections) == len(Store(SHIPPED).load_sections(AnalysisConfig(), track_ids=[t.track_id for t in result.tracks]))
     # another section length is not in the shipped results: the demo is decoded for it, as any library
     other = AnalysisConfig().replace(segment=AnalysisConfig().segment.replace(section_seconds=20.0))

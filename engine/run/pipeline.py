@@ -434,8 +434,8 @@ def open_library(store: Store, *, config: AnalysisConfig | None = None) -> Batch
     Returns
     -------
     BatchResult
-        Every track with frames under ``config`` (all marked ``from_store``);
-        tracks too short for one section are listed as errors.
+        Every track with frames under ``config``, or its section rows
+        (all marked ``from_store``); tracks too short for one section are listed as errors.
 
     Raises
     ------
@@ -448,7 +448,9 @@ def open_library(store: Store, *, config: AnalysisConfig | None = None) -> Batch
         if config is None:
             raise StoreError(f"{store.url} holds no analysis yet; run `python -m engine analyze` first")
     by_id = {t.track_id: t for t in store.tracks()}
-    ids = [tid for tid in store.frame_track_ids(config.frames.digest()) if tid in by_id]
+    framed = store.frame_track_ids(config.frames.digest())
+    cut = set(framed) | set(store.section_track_ids(config.section_digest()))  # a store of results only (the demo's) has no frames
+    ids = [tid for tid in (*framed, *sorted(cut - set(framed))) if tid in by_id]
     if not ids:
         raise StoreError(f"{store.url} holds no tracks analysed with these decoding and STFT settings")
     sections, ok_ids, errors = _sections_of(store, config, ids, {t: by_id[t].name for t in ids})

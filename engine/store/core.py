@@ -319,6 +319,10 @@ class Store(StoreFiles):
         """Are section rows stored for ``track_id`` under ``section_digest``?"""
         return self._exists(self._sections_path(track_id, section_digest))
 
+    def section_track_ids(self, section_digest: str) -> list[str]:
+        """Track ids that have section rows under ``section_digest``."""
+        return [n[: -len(".parquet")] for n in self._names_in("sections", section_digest, suffix=".parquet")]
+
     def put_sections(self, table: SectionTable, *, config: AnalysisConfig) -> None:
         """Write one track's section rows atomically (``table`` must hold one track)."""
         ids = table.meta["track_id"].unique()
