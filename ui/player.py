@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
@@ -25,6 +26,10 @@ BROWSER_TYPES = {
 WHOLE_FILE_MAX_BYTES = 40 * 2**20
 
 
+def _whole_seconds(t: float) -> bool:
+    return abs(float(t) - round(float(t))) < 1e-3
+
+
 def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> bool:
     """An audio player for one section (``st.audio`` with its start and end time).
 
@@ -41,8 +46,10 @@ def play(track_id: str, path: str, name: str, start_s: float, end_s: float) -> b
     try:
         if media.inline():  # public mode: only this section, inside the page (no URL another visitor could open)
             media.audio(compute.section_ogg(track_id, path, float(start_s), float(end_s), name), "audio/ogg")
-        elif suffix in BROWSER_TYPES and Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES:
-            st.audio(path, format=BROWSER_TYPES[suffix], start_time=float(start_s), end_time=float(end_s))
+        elif suffix in BROWSER_TYPES and Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES and _whole_seconds(start_s):
+            # Streamlit's player seeks to whole seconds only (it truncates start_time), so only a section that
+            # starts on a whole second is played from the file; any other (a 3-s network piece) is sent as its clip
+            st.audio(path, format=BROWSER_TYPES[suffix], start_time=int(round(start_s)), end_time=int(np.ceil(end_s)))
         else:
             st.audio(compute.section_wav(track_id, path, float(start_s), float(end_s), name), format="audio/wav")
     except EngineError as exc:
