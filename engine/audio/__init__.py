@@ -19,8 +19,8 @@ _EXPORTS = {
         "min_track_seconds",
     ),
     "spectrogram": (
-        "DRAW_SAMPLE_RATE", "read_section", "clip_to_wav", "log_frequency_filters", "log_spectrogram",
-        "section_spectrogram",
+        "DRAW_SAMPLE_RATE", "read_section", "clip_to_wav", "clip_to_ogg", "log_frequency_filters",
+        "log_spectrogram", "section_spectrogram",
     ),
     "stft": (
         "frame_count", "frame_samples", "spectrum", "power_blocks",
