@@ -45,7 +45,6 @@ def test_neural_and_compare_on_an_upload():
     at.session_state["neural_tabs"] = "Where the network listens (Grad-CAM)"
     at.run()
     at.slider(key="nn_cam_per").set_value(4).run()
-    at.button(key="nn_cam_go").click().run()
     assert page_errors(at) == []
     titles = [c for c in at.get("plotly_chart")]
     assert len(titles) >= 3  # the map and one heat map per cluster
