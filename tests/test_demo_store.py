@@ -99,3 +99,29 @@ def test_seeding_never_overwrites_and_says_when_there_is_nothing_to_seed(tmp_pat
     assert (root / "tracks" / some.name).read_text() == "{}"
     with pytest.raises(StoreError):
         seed_store(root, tmp_path / "missing")
+
+
+def test_frames_true_decodes_a_seeded_track_once_and_then_any_setting_is_cut_from_its_frames(tmp_path):
+    from engine.mixing.descriptors import frames_needed
+
+    root = tmp_path / "store"
+    seed_store(root, SHIPPED)
+    store = Store(root)
+    tt3 = [i for i in collect_inputs([DEMO_DIR])[0] if i.name == "tt3.ogg"]
+    tid = analyze(tt3, store=store, config=AnalysisConfig(), jobs=1).tracks[0].track_id
+    # the shipped descriptors answer the default key profile; another profile needs the frames
+    assert frames_needed(store, [tid], analysis=AnalysisConfig(), config=MixConfig()) == []
+    assert frames_needed(store, [tid], analysis=AnalysisConfig(), config=MixConfig(key_profile="temperley")) == [tid]
+    statuses = []
+    seeded = analyze(tt3, store=store, config=AnalysisConfig(), jobs=1, frames=True, progress=lambda p: statuses.append(p.status))
+    assert statuses == ["analysed"] and store.has_frames(tid, AnalysisConfig().frames.digest())
+    # decoding again gave the shipped section rows
+    np.testing.assert_allclose(seeded.sections.values, Store(SHIPPED).load_sections(AnalysisConfig(), track_ids=[tid]).values, rtol=1e-5, atol=1e-6)
+    assert frames_needed(store, [tid], analysis=AnalysisConfig(), config=MixConfig(key_profile="temperley")) == []
+    statuses.clear()
+    analyze(tt3, store=store, config=AnalysisConfig(), jobs=1, frames=True, progress=lambda p: statuses.append(p.status))
+    other = AnalysisConfig().replace(segment=AnalysisConfig().segment.replace(section_seconds=20.0))
+    analyze(tt3, store=store, config=other, jobs=1, progress=lambda p: statuses.append(p.status))
+    assert statuses == ["cached", "cached"]  # once decoded, neither asks for the audio again
+    temperley = describe_store(store, analysis=AnalysisConfig(), config=MixConfig(key_profile="temperley"), track_ids=[tid])
+    assert len(temperley.descriptors) == len(seeded.sections.meta)

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=("all", "energy", "thesis"), default=None, help="representative-section rule")
     p.add_argument("--max-file-mb", type=float, default=None, help="refuse files larger than this (default 500)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument(
+        "--frames",
+        action="store_true",
+        help="make sure every track's frame tables are stored (a store seeded with section rows only, like the demo's, decodes once)",
+    )
     dist = p.add_mutually_exclusive_group()
     dist.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run each file as a task on this Dask scheduler (e.g. tcp://10.0.0.5:8786)")
     dist.add_argument("--dask-workers", type=int, default=None, metavar="N", help="start a Dask LocalCluster of N worker processes here")
@@ -193,12 +198,12 @@ def _analyse(args: argparse.Namespace, inputs, store, config: AnalysisConfig, *,
     from ..run.pipeline import analyze
 
     if not (args.scheduler or args.dask_workers is not None):
-        return analyze(inputs, store=store, config=config, jobs=args.jobs, progress=progress), None
+        return analyze(inputs, store=store, config=config, jobs=args.jobs, progress=progress, frames=args.frames), None
     from ..run.distributed import cluster_summary, dask_client
 
     with dask_client(scheduler=args.scheduler, workers=args.dask_workers) as client:
         cluster_line = cluster_summary(client)
-        return analyze(inputs, store=store, config=config, client=client, progress=progress), cluster_line
+        return analyze(inputs, store=store, config=config, client=client, progress=progress, frames=args.frames), cluster_line
 
 
 def _embed(args: argparse.Namespace, store, result, config: AnalysisConfig, embed_config, *, bar: _Bar) -> list[str]:

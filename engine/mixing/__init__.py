@@ -10,7 +10,7 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "descriptors": (
-        "describe_track", "describe_sections", "describe_store", "DESCRIPTOR_COLUMNS",
+        "describe_track", "describe_sections", "describe_store", "frames_needed", "DESCRIPTOR_COLUMNS",
     ),
     "path": (
         "mix_path", "MIX_CANDIDATES",

@@ -31,7 +31,7 @@ from ..errors import ParameterError, StoreError
 from ..records import FrameTable, MixTable, Tempo, TrackDescriptors
 from ..records.mixing import DESCRIPTOR_COLUMNS, DESCRIPTOR_META_COLUMNS as _META
 
-__all__ = ["describe_track", "describe_sections", "describe_store", "DESCRIPTOR_COLUMNS"]
+__all__ = ["describe_track", "describe_sections", "describe_store", "frames_needed", "DESCRIPTOR_COLUMNS"]
 
 _MIN_TEMPO_S = 4.0  # shortest stretch with its own tempo estimate; shorter sections use the track's
 
@@ -235,6 +235,23 @@ def _track_from_store(track_id: str, frame: pd.DataFrame, meta: dict) -> TrackDe
         curve_energy=frame["value"].to_numpy(np.float64)[~beats],
         **meta,
     )
+
+
+def frames_needed(store, track_ids, *, analysis: AnalysisConfig, config: MixConfig = MixConfig()) -> list[str]:
+    """The tracks :func:`describe_store` would need frame tables for and the store lacks.
+
+    A track needs none when its descriptors under ``config`` are stored (a
+    seeded store, like the demo's, holds those of the default settings);
+    otherwise they are computed from its frames. Analyse the listed tracks
+    with ``analyze(..., frames=True)`` first.
+    """
+    frame_digest = analysis.frames.digest()
+    tkey, skey = _track_key(frame_digest, config), _section_key(analysis.section_digest(), config)
+    return [
+        str(t)
+        for t in track_ids
+        if not (store.has_descriptors(str(t), tkey) and store.has_descriptors(str(t), skey)) and not store.has_frames(str(t), frame_digest)
+    ]
 
 
 class _Cache:

@@ -94,7 +94,7 @@ def _analyse_one_unlimited(path: str, name: str, track_id: str, config: Analysis
         return FileError(name, "error", "ran out of memory while analysing this file")
 
 
-def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store, options: str = ""):
+def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store, options: str = "", frames: bool = False):
     """One task: hash the file, answer from the store when it can, else analyse it.
 
     Hashing runs on the worker, beside the decoding, so the driver never reads
@@ -105,7 +105,7 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
     try:
         with local_copy(path, options) as local:
             tid = file_digest(local)
-            stored = _stored(store, tid, config)
+            stored = _stored(store, tid, config, frames=frames)
             if stored is not None:
                 return "cached", tid, stored
             result = _analyse_one(local, name, tid, config, store, source=path if local != path else "")
@@ -114,17 +114,20 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
     return ("error" if isinstance(result, FileError) else "analysed"), tid, result
 
 
-def _stored(store: Store, track_id: str, config: AnalysisConfig) -> Track | None:
+def _stored(store: Store, track_id: str, config: AnalysisConfig, *, frames: bool = False) -> Track | None:
     """The stored Track when the store can answer ``config`` without the audio, else None.
 
     It can when it holds the track's frames under ``config`` (any section
-    settings are cut from them) or the section rows themselves (a store
-    seeded with results only, like the demo's: other settings then decode again).
+    settings are cut from them) or, unless ``frames`` is asked for, the
+    section rows themselves (a store seeded with results only, like the
+    demo's: other settings then decode once).
     """
     stored = store.track(track_id)
     if stored is None:
         return None
-    if store.has_frames(track_id, config.frames.digest()) or store.has_sections(track_id, config.section_digest()):
+    if store.has_frames(track_id, config.frames.digest()):
+        return stored
+    if not frames and store.has_sections(track_id, config.section_digest()):
         return stored
     return None
 
@@ -161,6 +164,7 @@ def analyze(
     jobs: int = 1,
     client=None,
     progress: Callable[[Progress], None] | None = None,
+    frames: bool = False,
 ) -> BatchResult:
     """Analyse files into ``store`` and return the library's section table.
 
@@ -183,6 +187,11 @@ def analyze(
         Dask runs that task again elsewhere.
     progress : callable, optional
         Called with a :class:`Progress` after each file.
+    frames : bool
+        Make sure the store holds every track's frame tables, from which any
+        section settings and the DJ descriptors are computed: a track whose
+        section rows alone are stored (a seeded store, like the demo's) is
+        decoded once. By default the section rows answer.
 
     Returns
     -------
@@ -199,7 +208,7 @@ def analyze(
     if jobs < 1:
         raise ParameterError(f"jobs must be >= 1, got {jobs}")
     items = [i if isinstance(i, InputFile) else InputFile(str(Path(i).resolve()), Path(i).name) for i in inputs]
-    batch = _Batch(store, config, total=len(items), progress=progress)
+    batch = _Batch(store, config, total=len(items), progress=progress, frames=frames)
     if client is not None or any(is_remote_url(item.path) for item in items):
         _analyse_as_tasks(batch, items, client)
     else:
@@ -219,8 +228,10 @@ class _Batch:
     leaves a store that opens.
     """
 
-    def __init__(self, store: Store, config: AnalysisConfig, *, total: int, progress: Callable[[Progress], None] | None) -> None:
-        self.store, self.config, self.total, self.progress = store, config, total, progress
+    def __init__(
+        self, store: Store, config: AnalysisConfig, *, total: int, progress: Callable[[Progress], None] | None, frames: bool = False
+    ) -> None:
+        self.store, self.config, self.total, self.progress, self.frames = store, config, total, progress, frames
         self.t0 = time.perf_counter()
         self.done = 0
         self.errors: list[FileError] = []
@@ -275,7 +286,7 @@ def _hash_here(batch: _Batch, items: list[InputFile]) -> list[tuple[InputFile, s
             batch.report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {batch.first_name[tid]}")
             continue
         batch.first_name[tid] = item.name
-        stored = _stored(batch.store, tid, batch.config)
+        stored = _stored(batch.store, tid, batch.config, frames=batch.frames)
         if stored is not None:
             batch.from_store(item, tid, stored)
             batch.report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
@@ -318,7 +329,7 @@ def _analyse_as_tasks(batch: _Batch, items: list[InputFile], client) -> None:
     """
     from .distributed import run_tasks  # imports Dask only when run_tasks runs
 
-    tasks = [(item.path, item.name, batch.config, batch.store, item.options) for item in items]
+    tasks = [(item.path, item.name, batch.config, batch.store, item.options, batch.frames) for item in items]
     if client is not None:
         runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, batch.config))
     else:
