@@ -1001,18 +1001,3 @@ def test_a_shared_link_shows_the_same_view(server, browser, visitor):  # noqa: F
     TOUR.seconds["shared link"] += time.monotonic() - start
     assert not differ, f"a new visitor opening {url} sees another view (field: (sender, new visitor)): {differ}"
     assert len(TOUR.problems) == problems_before, "the shared link found problems:\n" + "\n".join(TOUR.problems[problems_before:])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _seeded_demo():
-    """This tour runs on a server seeded with the demo's shipped analysis (as issue 17 intends), so the
-    neural views have their embeddings without a button; set before the module's server starts."""
-    import os
-
-    old = os.environ.get("CRATEMAP_SEED_DEMO")
-    os.environ["CRATEMAP_SEED_DEMO"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("CRATEMAP_SEED_DEMO", None)
-    else:
-        os.environ["CRATEMAP_SEED_DEMO"] = old

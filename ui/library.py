@@ -46,10 +46,9 @@ from engine.run.queue import Cancelled
 from engine.run.quotas import Candidate, admit, audio_seconds
 from engine.run.visitors import SpaceFile
 from engine.store.core import Store
-from engine.store.seed import seed_store
 from engine.store.urls import env_storage_options
 
-from . import deploy, state
+from . import demo, deploy, state
 
 log = logging.getLogger("cratemap.library")
 
@@ -372,12 +371,12 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
         return None
     config = analysis_config()
     root = store_root() if state.get("source") == "demo" else library_store_root()
-    if state.get("source") == "demo" and os.environ.get("CRATEMAP_SEED_DEMO") == "1":
-        _seed_demo(root)  # off by default until the Mix page and re-cutting work without frames (issue 17)
     key = (tuple((i.path, i.name) for i in inputs), config.digest(), root)
     held = st.session_state.get("_analysed")
     if held is not None and held[0] == key:
         return held[1]
+    if state.get("source") == "demo" and demo.prepare(root) is not None and demo.cut_from_frames(config):
+        demo.wait_for_frames(root)  # these settings are cut from the frames the background thread is storing
     try:
         store = Store(root)
     except EngineError as exc:
@@ -459,15 +458,28 @@ def _open_existing(choice: str) -> Analysed | None:
     return analysed
 
 
-@st.cache_resource(show_spinner=False)
-def _seed_demo(root: str) -> int:
-    """Seed the app's store with the demo's shipped analysis (once per process and store): a fresh
-    server shows the demo at once, neural views included. Returns the files copied."""
-    try:
-        return seed_store(root, DEMO_DIR / ".store")
-    except EngineError as exc:  # a read-only or full disk: the demo is analysed from its audio instead
-        log.warning("could not seed the store with the demo's analysis: %s", exc)
-        return 0
+def ensure_frames(library: Library, analysis: AnalysisConfig, track_ids: Sequence[str]) -> None:
+    """Store the frame tables of ``track_ids`` (analysing the files with ``frames=True``), for what is
+    computed from frames: DJ descriptors under settings the store holds none for.
+
+    The demo's wait for the background thread that stores them; a track
+    whose audio this library cannot read (a store opened without its files)
+    is left as it is, and the caller's engine call says what is missing.
+    """
+    demo.wait_for_frames(library.store_root)
+    store = library.store()
+    digest = analysis.frames.digest()
+    todo = [InputFile(library.path_of(t), library.name_of(t)) for t in track_ids if library.path_of(t) and not store.has_frames(t, digest)]
+    if not todo:
+        return
+    with st.status(f"Decoding {len(todo)} files once more, for their frame tables", expanded=False) as status, queue_turn(status):
+        try:
+            analyze(todo, store=store, config=analysis, jobs=jobs(), frames=True)
+        except EngineError as exc:
+            status.update(label="Decoding failed", state="error")
+            st.error(deploy.said(exc))
+            st.stop()
+        status.update(label=f"{len(todo)} files' frame tables stored", state="complete")
 
 
 def _all_stored(inputs: list[InputFile], store: Store, config: AnalysisConfig) -> bool:

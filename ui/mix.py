@@ -21,19 +21,25 @@ import streamlit as st
 from engine.config import AnalysisConfig, MixConfig
 from engine.errors import EngineError
 from engine.describe.key import parse_camelot
-from engine.mixing.descriptors import describe_store
+from engine.mixing.descriptors import describe_store, frames_needed
 from engine.mixing.path import mix_path
 from engine.mixing.suggestions import suggest
 from engine.mixing.transition import to_wav_bytes, transition_from_store
 from engine.records import MixPath, MixTable, Suggestions
 
-from .library import Library
+from .library import Library, ensure_frames
 
 
 def mix_table(library: Library, analysis: AnalysisConfig, config: MixConfig) -> MixTable:
     """Sections with their descriptors; only the descriptor part of ``config`` (BPM range, key
     profile) is the cache key, so moving a weight or a tolerance never reloads them."""
     key_only = MixConfig(bpm_min=config.bpm_min, bpm_max=config.bpm_max, key_profile=config.key_profile)
+    checked = st.session_state.setdefault("_mix_frames_checked", set())
+    if (library, analysis, key_only) not in checked:  # once per session and settings: a store may be remote
+        missing = frames_needed(library.store(), library.track_ids, analysis=analysis, config=key_only)
+        if missing:  # descriptors under other settings than the stored ones (a seeded demo's) come from frames
+            ensure_frames(library, analysis, missing)
+        checked.add((library, analysis, key_only))
     return _descriptors(library, analysis, key_only)
 
 
