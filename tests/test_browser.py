@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from app_support import data_dir
 from conftest import CEILING_S, ROOT
+from server_support import start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -43,57 +39,17 @@ VIEWS = {  # URL path -> screenshot name
 ANALYSIS_TIMEOUT_MS = CEILING_S * 1000  # a cold store analyses the demo first (20-40 s on two idle cores)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium chromium-driver)")
     pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    env = {**os.environ, "CRATEMAP_DATA": str(data_dir())}
     OUT.mkdir(exist_ok=True)
-    log = open(OUT / "streamlit-server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_streamlit(data_dir(), OUT / "streamlit-server.log")
     try:
-        deadline = time.monotonic() + CEILING_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {OUT / 'streamlit-server.log'}")
-            time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_streamlit(proc)
 
 
 @pytest.fixture(scope="module")

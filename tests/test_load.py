@@ -28,12 +28,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,7 @@ import pytest
 
 from app_support import wav_bytes
 from conftest import CEILING_S, ROOT
+from server_support import start_streamlit, stop_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(2 * CEILING_S)]
 
@@ -78,12 +77,6 @@ QUOTAS = {  # small, but above what a visitor here uploads (4 files, 100 s, abou
 
 
 # --------------------------------------------------------------------------- the server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _toml_str(value: str) -> str:
@@ -174,50 +167,11 @@ def analyse_demo(store: Path) -> None:
 
 
 def start_server(data: Path, secrets: Path, log_path: Path) -> Server:
-    """``streamlit run streamlit_app.py`` in public mode on a free loopback port; returns once it answers."""
-    port = _free_port()
-    env = {**os.environ, "CRATEMAP_DATA": str(data), "PYTHONUNBUFFERED": "1"}
-    env.pop("CRATEMAP_MODE", None)  # the secrets alone say how the app is deployed
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-            "--secrets.files", str(secrets),
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    log.close()  # the child holds its own copy of the file
+    """``streamlit run streamlit_app.py`` in public mode (the secrets alone say so); returns once it answers."""
+    proc, url = start_streamlit(data, log_path, args=("--secrets.files", str(secrets)), env={"CRATEMAP_MODE": ""})
     memory = PeakMemory(proc.pid)
     memory.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + CEILING_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            memory.stop()
-            raise RuntimeError(f"streamlit did not start within {CEILING_S} s; see {log_path}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.25)
     return Server(url=url, proc=proc, log_path=log_path, data=data, memory=memory)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +189,7 @@ def server(tmp_path_factory, load_reviews_url):
         yield srv
     finally:
         srv.memory.stop()
-        stop_server(srv.proc)
+        stop_streamlit(srv.proc)
 
 
 @pytest.fixture(scope="module")

@@ -157,19 +157,21 @@ def spectrogram(track_id: str, path: str, start_s: float, end_s: float, name: st
 @st.cache_data(max_entries=32, show_spinner=False)
 def section_wav(track_id: str, path: str, start_s: float, end_s: float, name: str) -> bytes:
     """A section as a small WAV (for files a browser cannot play, or too large to send whole)."""
-    clip = read_section(path, start_s=start_s, end_s=end_s, mono=False, name=name)
-    if clip.y.ndim == 2 and clip.y.shape[1] > 2:
-        clip = read_section(path, start_s=start_s, end_s=end_s, mono=True, name=name)
-    return clip_to_wav(clip)
+    return clip_to_wav(_playable_clip(path, start_s, end_s, name))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def section_ogg(track_id: str, path: str, start_s: float, end_s: float, name: str) -> bytes:
     """A section as a small OGG Vorbis file (public mode: the player carries it inside the page)."""
+    return clip_to_ogg(_playable_clip(path, start_s, end_s, name))
+
+
+def _playable_clip(path: str, start_s: float, end_s: float, name: str):
+    """The section's samples as a browser plays them: its own channels, or mono when it has more than two."""
     clip = read_section(path, start_s=start_s, end_s=end_s, mono=False, name=name)
     if clip.y.ndim == 2 and clip.y.shape[1] > 2:
         clip = read_section(path, start_s=start_s, end_s=end_s, mono=True, name=name)
-    return clip_to_ogg(clip)
+    return clip
 
 
 def cluster_frame(result: ClusterResult) -> pd.DataFrame:

@@ -89,32 +89,32 @@ def admit(files: Sequence[Candidate], held: Usage, quotas: Quotas, *, disk_room:
     upload = Usage()
     for c in files:
         after_upload = upload.plus(Usage(1, c.bytes, c.seconds))
-        after_total = held.plus(after_upload)
-        reason = None
-        if c.bytes > quotas.upload_bytes:
-            reason = f"it is {_mb(c.bytes)}, more than the {_mb(quotas.upload_bytes)} one upload may hold"
-        elif c.seconds > quotas.upload_minutes * 60:
-            reason = f"it is {_minutes(c.seconds)} long, more than the {_minutes(quotas.upload_minutes * 60)} one upload may hold"
-        elif after_upload.files > quotas.upload_files:
-            reason = f"one upload may hold {quotas.upload_files} files"
-        elif after_upload.bytes > quotas.upload_bytes:
-            reason = f"one upload may hold {_mb(quotas.upload_bytes)}"
-        elif after_upload.seconds > quotas.upload_minutes * 60:
-            reason = f"one upload may hold {_minutes(quotas.upload_minutes * 60)} of audio"
-        elif after_total.files > quotas.total_files:
-            reason = f"your library may hold {quotas.total_files} files at once; remove some to add more"
-        elif after_total.bytes > quotas.total_bytes:
-            reason = f"your library may hold {_mb(quotas.total_bytes)} at once; remove some to add more"
-        elif after_total.seconds > quotas.total_minutes * 60:
-            reason = f"your library may hold {_minutes(quotas.total_minutes * 60)} of audio at once; remove some to add more"
-        elif disk_room is not None and upload.bytes + c.bytes > disk_room:
-            reason = "the server's disk for visitors' music is full right now; try again later or upload less"
+        room = None if disk_room is None else disk_room - upload.bytes
+        reason = _refusal(c, after_upload, held.plus(after_upload), quotas, room)
         if reason is None:
             accepted.append(c)
             upload = after_upload
         else:
             refused.append((c.name, f"{c.name} was not added: {reason}."))
     return Admission(tuple(accepted), tuple(refused))
+
+
+def _refusal(c: Candidate, upload: Usage, total: Usage, quotas: Quotas, room: int | None) -> str | None:
+    """Why ``c`` cannot join an upload that would then be ``upload`` (and the visitor's library ``total``),
+    or None when it fits; the first limit broken, in the order a visitor can act on."""
+    upload_s, total_s = quotas.upload_minutes * 60, quotas.total_minutes * 60
+    rules = (
+        (c.bytes > quotas.upload_bytes, f"it is {_mb(c.bytes)}, more than the {_mb(quotas.upload_bytes)} one upload may hold"),
+        (c.seconds > upload_s, f"it is {_minutes(c.seconds)} long, more than the {_minutes(upload_s)} one upload may hold"),
+        (upload.files > quotas.upload_files, f"one upload may hold {quotas.upload_files} files"),
+        (upload.bytes > quotas.upload_bytes, f"one upload may hold {_mb(quotas.upload_bytes)}"),
+        (upload.seconds > upload_s, f"one upload may hold {_minutes(upload_s)} of audio"),
+        (total.files > quotas.total_files, f"your library may hold {quotas.total_files} files at once; remove some to add more"),
+        (total.bytes > quotas.total_bytes, f"your library may hold {_mb(quotas.total_bytes)} at once; remove some to add more"),
+        (total.seconds > total_s, f"your library may hold {_minutes(total_s)} of audio at once; remove some to add more"),
+        (room is not None and c.bytes > room, "the server's disk for visitors' music is full right now; try again later or upload less"),
+    )
+    return next((why for broken, why in rules if broken), None)
 
 
 def audio_seconds(source: str | BinaryIO | bytes | memoryview) -> float:
