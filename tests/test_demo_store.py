@@ -64,8 +64,9 @@ def test_the_shipped_results_are_what_the_engine_computes_now(tmp_path):
         assert [f.split("/")[0] for f in shipped] == ["descriptors", "descriptors", "pieces", "sections"], shipped
         assert shipped == _result_files(tmp_path / "fresh", tid), "the settings' digests changed: run `make demo-store`"
         for rel in shipped:
-            tol = (1e-4, 1e-5) if rel.startswith("pieces") else (1e-5, 1e-6)  # the network's own tolerance to its reference
-            _same_table(SHIPPED / rel, tmp_path / "fresh" / rel, rtol=tol[0], atol=tol[1])
+            # float32 results: summation order may differ with memory alignment (SIMD heads), ~1e-5 relative;
+            # the network's own tolerance to its TensorFlow reference is 1e-4
+            _same_table(SHIPPED / rel, tmp_path / "fresh" / rel, rtol=1e-4, atol=1e-5)
 
 
 def test_a_fresh_store_seeded_with_it_answers_the_demo_without_decoding(tmp_path):
