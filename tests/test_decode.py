@@ -184,3 +184,16 @@ def test_custom_display_name_is_used(tmp_path):
 def test_bad_target_rate_is_a_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="outside"):
         decode_file(tmp_path / "x.wav", sample_rate=1_000)
+
+
+def test_other_rates_from_the_same_decode_equal_their_own_decode(demo_files):
+    """also_at: one decode, resampled per rate, gives each rate's samples exactly as decoding for it."""
+    path = demo_files[0]
+    both = decode_file(path, sample_rate=22_050, also_at=(16_000, 44_100))
+    assert set(both.also) == {16_000, 44_100}
+    for rate in (22_050, 16_000, 44_100):
+        alone = decode_file(path, sample_rate=rate)
+        got = both.y if rate == 22_050 else both.also[rate]
+        assert got.dtype == np.float32 and np.array_equal(got, alone.y), rate
+    with pytest.raises(ParameterError):
+        decode_file(path, sample_rate=22_050, also_at=(100,))

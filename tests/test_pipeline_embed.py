@@ -105,3 +105,43 @@ def test_run_time_settings_reuse_the_stored_embeddings(library, monkeypatch):
     assert np.array_equal(again.values, first.values)
     assert EmbedConfig(batch_size=7, device="cpu", weights_path="/elsewhere").cache_digest() == EmbedConfig().cache_digest()
     assert EmbedConfig(layer="mean_pool").cache_digest() != EmbedConfig().cache_digest()
+
+
+def test_analyse_with_an_embedding_decodes_once_and_stores_the_same_pieces(library, tmp_path):
+    """analyze(embedding=...) embeds each file in its own task from the same decode, in parallel:
+    the pieces equal those of the separate pass, and embed_library then only reads them."""
+    folder, _, ids, separate = library
+    store = Store(tmp_path / "store")
+    statuses = []
+    result = analyze(collect_inputs([folder])[0], store=store, jobs=2, embedding=EmbedConfig(), progress=lambda p: statuses.append(p.status))
+    assert statuses == ["analysed", "analysed"] and not result.errors
+    seen = []
+    together = embed_library(store, ids, analysis=AnalysisConfig(), progress=lambda p: seen.append(p.status))
+    assert seen == ["cached", "cached"]  # the network did not run again
+    assert together.meta.equals(separate.meta)
+    np.testing.assert_allclose(together.values, separate.values, rtol=1e-5, atol=1e-6)  # one thread per worker, or every core inline
+    np.testing.assert_allclose(together.tags, separate.tags, rtol=1e-5, atol=1e-6)
+    again = []
+    analyze(collect_inputs([folder])[0], store=store, jobs=2, embedding=EmbedConfig(), progress=lambda p: again.append(p.status))
+    assert again == ["cached", "cached"]
+
+
+def test_an_embedding_over_analysed_tracks_reuses_their_frames(library, tmp_path, demo_dir):
+    folder, _, ids, separate = library
+    store = Store(tmp_path / "store")
+    analyze(collect_inputs([folder])[0], store=store)
+    frames = sorted((tmp_path / "store" / "frames").rglob("*.parquet"))
+    stamps = [p.stat().st_mtime_ns for p in frames]
+    statuses = []
+    analyze(collect_inputs([folder])[0], store=store, embedding=EmbedConfig(), progress=lambda p: statuses.append(p.status))
+    assert statuses == ["analysed", "analysed"]  # embedded ...
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "store" / "frames").rglob("*.parquet"))] == stamps  # ... not re-described
+    pieces = embed_library(store, ids, analysis=AnalysisConfig())
+    np.testing.assert_allclose(pieces.values, separate.values, rtol=1e-5, atol=1e-6)
+
+
+def test_an_embedding_cannot_go_to_a_dask_client(tmp_path, demo_dir):
+    from engine.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="on this machine"):
+        analyze([demo_dir / "tt1.ogg"], store=Store(tmp_path / "s"), client=object(), embedding=EmbedConfig())

@@ -112,8 +112,9 @@ def decode_file(
     min_seconds: float = 0.0,
     track_id: str | None = None,
     spill: bool = False,
+    also_at: tuple[int, ...] = (),
 ) -> Audio:
-    """Decode one file to mono float32 at ``sample_rate``.
+    """Decode one file to mono float32 at ``sample_rate`` (and, from the same decode, at ``also_at``).
 
     Parameters
     ----------
@@ -137,12 +138,19 @@ def decode_file(
         such as :func:`engine.describe.frames.frame_features` take as they take an
         array. The caller closes it (``with audio.y:``); the file is deleted
         on close, or by the system if the process dies.
+    also_at : tuple of int
+        Other rates wanted from the same decode, e.g. 16 kHz for the CNN
+        beside the analysis rate: each decoded block is mixed down once and
+        resampled once per rate, so two passes share one decode. These come
+        back as arrays in :attr:`Audio.also` (never spilled: the CNN's
+        inputs hold a track whole).
 
     Returns
     -------
     Audio
         ``y`` is float32 [shape=(n_samples,)] at ``sample_rate`` (an array, or
-        with ``spill`` possibly a :class:`SignalFile`).
+        with ``spill`` possibly a :class:`SignalFile`); ``also`` maps each rate
+        of ``also_at`` to its samples.
 
     Raises
     ------
@@ -156,8 +164,9 @@ def decode_file(
     ParameterError
         If ``sample_rate`` itself is out of range.
     """
-    if not config.min_sample_rate <= sample_rate <= config.max_sample_rate:
-        raise ParameterError(f"target sample_rate {sample_rate} Hz is outside the allowed range")
+    for rate in (sample_rate, *also_at):
+        if not config.min_sample_rate <= rate <= config.max_sample_rate:
+            raise ParameterError(f"target sample_rate {rate} Hz is outside the allowed range")
     path = Path(path)
     label = name or path.name
     if not path.is_file():
@@ -196,7 +205,9 @@ def decode_file(
         if declared > config.max_seconds * native_sr:
             raise _too_long(label, declared / native_sr, config.max_seconds)
         to_file = spill and (declared == 0 or declared > config.hold_seconds * native_sr)
-        y = _read_mono(snd, label, native_sr, sample_rate, declared=declared, max_seconds=config.max_seconds, to_file=to_file)
+        y, *others = _read_mono(
+            snd, label, native_sr, (sample_rate, *also_at), declared=declared, max_seconds=config.max_seconds, to_file=to_file
+        )
 
     if y.size == 0:
         raise DecodeError(label, "empty", "the file holds no audio samples")
@@ -222,26 +233,37 @@ def decode_file(
         n_bytes=n_bytes,
         path=str(path),
     )
-    return Audio(track=track, y=y, sample_rate=sample_rate)
+    return Audio(track=track, y=y, sample_rate=sample_rate, also=dict(zip(also_at, others)))
 
 
 def _read_mono(
-    snd: sf.SoundFile, label: str, native_sr: int, sample_rate: int, *, declared: int, max_seconds: float, to_file: bool = False
-) -> np.ndarray | SignalFile:
-    """Read every block, mix to mono, resample as a stream into one array; return float32.
+    snd: sf.SoundFile,
+    label: str,
+    native_sr: int,
+    sample_rates: tuple[int, ...],
+    *,
+    declared: int,
+    max_seconds: float,
+    to_file: bool = False,
+) -> list[np.ndarray | SignalFile]:
+    """Read every block, mix to mono, resample as a stream into one array per rate; return float32.
 
-    The output array is allocated once, from ``declared`` (the header's frame
+    Each output array is allocated once, from ``declared`` (the header's frame
     count; 0 when unknown) and the resampling ratio, and filled in place; if
     the header was wrong it grows (and finally shrinks) with ``ndarray.resize``,
     a ``realloc`` that moves large blocks without a second copy. Zero blocks
     before the first sound are only counted, so a long silent file is refused
     as ``silent`` without ever holding its samples. Decoding stops as soon as
     more than ``max_seconds`` of audio has come out (``too-long``). With
-    ``to_file`` the samples go to a :class:`SignalFile` instead of an array.
+    ``to_file`` the samples of the first rate go to a :class:`SignalFile`
+    instead; the others are always arrays.
     """
-    resampler = None if native_sr == sample_rate else soxr.ResampleStream(native_sr, sample_rate, 1, dtype="float32", quality="HQ")
+    streams = [None if native_sr == rate else soxr.ResampleStream(native_sr, rate, 1, dtype="float32", quality="HQ") for rate in sample_rates]
     limit = int(max_seconds * native_sr)  # native frames
-    out = _Output(expected=int(np.ceil(min(declared, limit) * sample_rate / native_sr)) + _SLACK, to_file=to_file)
+    outs = [
+        _Output(expected=int(np.ceil(min(declared, limit) * rate / native_sr)) + _SLACK, to_file=to_file and i == 0)
+        for i, rate in enumerate(sample_rates)
+    ]
     read = 0
     try:
         for block in snd.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
@@ -252,15 +274,23 @@ def _read_mono(
             if not (np.isfinite(mono.min()) and np.isfinite(mono.max())):
                 # refused here, by name: soxr would smear NaN or inf over the neighbouring samples
                 raise DecodeError(label, "non-finite", "the audio contains NaN or infinite samples")
-            out.append(mono if resampler is None else resampler.resample_chunk(mono))
-        if resampler is not None:
-            out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            for out, stream in zip(outs, streams):
+                out.append(mono if stream is None else stream.resample_chunk(mono))
+        for out, stream in zip(outs, streams):
+            if stream is not None:
+                out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        out.discard()
+        for out in outs:
+            out.discard()
         raise DecodeError(label, "truncated", f"decoding stopped part-way ({_short(exc)})") from exc
     except DecodeError:
-        out.discard()
+        for out in outs:
+            out.discard()
         raise
+    return [_finished(out, label) for out in outs]
+
+
+def _finished(out: _Output, label: str) -> np.ndarray | SignalFile:
     if out.size == 0:
         return np.zeros(0, np.float32)
     if out.y is None:

@@ -143,7 +143,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     embed_config = _embed_config(args)
     bar = _Bar(quiet=args.quiet)
     bar.start(len(inputs), "file")
-    result, cluster_line = _analyse(args, inputs, store, config, progress=bar)
+    result, cluster_line = _analyse(args, inputs, store, config, progress=bar, embedding=embed_config)
     bar.close()
     embed_errors: list[str] = []
     if embed_config is not None and result.tracks:
@@ -193,12 +193,13 @@ def _embed_config(args: argparse.Namespace):
     return embed_config
 
 
-def _analyse(args: argparse.Namespace, inputs, store, config: AnalysisConfig, *, progress: _Bar):
-    """Analyse here (``--jobs``) or on Dask (``--scheduler``/``--dask-workers``); the result and the cluster's line (or None)."""
+def _analyse(args: argparse.Namespace, inputs, store, config: AnalysisConfig, *, progress: _Bar, embedding=None):
+    """Analyse here (``--jobs``; with ``--embedding`` each file is embedded in the same task, from the same
+    decode) or on Dask (``--scheduler``/``--dask-workers``); the result and the cluster's line (or None)."""
     from ..run.pipeline import analyze
 
     if not (args.scheduler or args.dask_workers is not None):
-        return analyze(inputs, store=store, config=config, jobs=args.jobs, progress=progress, frames=args.frames), None
+        return analyze(inputs, store=store, config=config, jobs=args.jobs, progress=progress, frames=args.frames, embedding=embedding), None
     from ..run.distributed import cluster_summary, dask_client
 
     with dask_client(scheduler=args.scheduler, workers=args.dask_workers) as client:

@@ -6,7 +6,8 @@ they import nothing from the engine's stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
@@ -34,6 +35,8 @@ class Audio:
     track: Track
     y: np.ndarray  # float32 [shape=(n_samples,)], mono
     sample_rate: int  # Hz, the analysis rate
+    # the same decode resampled to other rates (``decode_file(also_at=...)``): rate -> float32 [shape=(n,)]
+    also: Mapping[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,9 @@
 """Analyse a batch of files into a store: hash, dedupe, decode, describe, aggregate.
 
 The flow per file is ``hash -> (store has frames? skip : decode -> frame
-features -> store) -> sections from frames``. One bad file becomes a
+features -> store) -> sections from frames``; with an embedding the same
+decode also gives the network's 16 kHz signal, whose pieces are embedded
+and stored in the same task. One bad file becomes a
 :class:`~engine.records.FileError` and never stops the others; every track
 that finished is in the store even if the batch is interrupted.
 
@@ -19,6 +21,7 @@ and one shared end (``_batch_result``: the section table and the result):
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from ..audio.decode import SignalFile, decode_file, file_digest
 from ..audio.segment import min_track_seconds
-from ..config import AnalysisConfig
+from ..config import AnalysisConfig, EmbedConfig
 from ..describe.frames import frame_features
 from ..describe.sections import sections_from_frames
 from ..errors import DecodeError, EngineError, ParameterError, StoreError
@@ -42,12 +45,25 @@ from .inputs import local_copy
 
 __all__ = ["analyze", "open_library", "DEMO_DIR"]
 
+log = logging.getLogger("cratemap.pipeline")
+
 #: The bundled demo library.
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
 
-def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str = ""):
-    """Decode and describe one file into the store. Runs in a worker process or inline.
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What one :func:`analyze` call does per file (sent to every worker): the analysis settings,
+    whether frame tables must be stored, and the CNN embedding to store beside them (if any)."""
+
+    config: AnalysisConfig
+    frames: bool = False
+    embedding: EmbedConfig | None = None
+    pieces_key: str = ""  # the store key of the embedding's pieces ("" without one)
+
+
+def _analyse_one(path: str, name: str, track_id: str, plan: _Plan, store: Store, source: str = ""):
+    """Decode and describe one file into the store (and embed it, when the plan says). Runs in a worker process or inline.
 
     BLAS runs on one thread here, always: parallelism is across files, and
     results must not depend on ``jobs`` (threaded BLAS sums in another order).
@@ -57,44 +73,72 @@ def _analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, st
     Returns the Track, or a FileError.
     """
     with threadpool_limits(1):
-        return _analyse_one_unlimited(path, name, track_id, config, store, source)
-
-
-def _analyse_one_unlimited(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store, source: str):
-    try:
-        audio = decode_file(
-            path,
-            sample_rate=config.frames.sample_rate,
-            config=config.decode,
-            name=name,
-            min_seconds=min_track_seconds(config.segment),
-            track_id=track_id,
-            spill=True,  # a long track waits in a temporary file, not in memory (DecodeConfig.hold_seconds)
-        )
         try:
-            frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
-        finally:
-            if isinstance(audio.y, SignalFile):
-                audio.y.close()
-        decoded = audio.track
-        del audio  # the signal is the largest thing held: free it before the store copies the frames
-        store.put_frames(frames, config=config.frames)
-        # the sections too, here in the worker: the driver then only reads small files
-        table = sections_from_frames(frames, name, config=config)
-        if len(table):
-            store.put_sections(table, config=config)
-        track = dataclasses.replace(decoded, path=source) if source else decoded
-        store.put_track(track)  # last: a track record means its frames are complete
-        return track
-    except DecodeError as exc:
-        return FileError(exc.name, exc.reason, exc.detail)
+            stored = store.track(track_id) if plan.embedding is not None else None
+            if stored is not None and store.has_frames(track_id, plan.config.frames.digest()):
+                _embed_only(path, name, track_id, plan, store)  # the classical analysis is stored: one 16 kHz decode
+                track = dataclasses.replace(stored, path=source or path)
+                store.put_track(track, names=[name])
+                return track
+            return _analyse_one_unlimited(path, name, track_id, plan, store, source)
+        except DecodeError as exc:
+            return FileError(exc.name, exc.reason, exc.detail)
+        except EngineError as exc:
+            return FileError(name, "error", str(exc))
+        except MemoryError:
+            return FileError(name, "error", "ran out of memory while analysing this file")
+
+
+def _analyse_one_unlimited(path: str, name: str, track_id: str, plan: _Plan, store: Store, source: str):
+    config, embedding = plan.config, plan.embedding
+    audio = decode_file(
+        path,
+        sample_rate=config.frames.sample_rate,
+        config=config.decode,
+        name=name,
+        min_seconds=min_track_seconds(config.segment),
+        track_id=track_id,
+        spill=True,  # a long track waits in a temporary file, not in memory (DecodeConfig.hold_seconds)
+        also_at=(embedding.sample_rate,) if embedding is not None else (),  # one decode for both passes
+    )
+    try:
+        frames = frame_features(audio.y, sample_rate=audio.sample_rate, config=config.frames, track_id=track_id)
+    finally:
+        if isinstance(audio.y, SignalFile):
+            audio.y.close()
+    decoded = audio.track
+    if embedding is not None:
+        _embed_into(store, audio.also[embedding.sample_rate], track_id, plan, name)
+    del audio  # the signal is the largest thing held: free it before the store copies the frames
+    store.put_frames(frames, config=config.frames)
+    # the sections too, here in the worker: the driver then only reads small files
+    table = sections_from_frames(frames, name, config=config)
+    if len(table):
+        store.put_sections(table, config=config)
+    track = dataclasses.replace(decoded, path=source) if source else decoded
+    store.put_track(track)  # last: a track record means its frames are complete
+    return track
+
+
+def _embed_only(path: str, name: str, track_id: str, plan: _Plan, store: Store) -> None:
+    """Decode at the network's rate only and store the pieces (the track's frames are stored already)."""
+    audio = decode_file(path, sample_rate=plan.embedding.sample_rate, config=plan.config.decode, name=name, track_id=track_id)
+    _embed_into(store, audio.y, track_id, plan, name)
+
+
+def _embed_into(store: Store, y16: np.ndarray, track_id: str, plan: _Plan, name: str) -> None:
+    """Embed one track's 16 kHz samples and store its pieces. A failure here costs only the
+    embedding: the classical analysis is kept, and :func:`engine.run.embedding.embed_library`
+    tries the track again and reports why it fails."""
+    from ..neural.embed import embed
+
+    try:
+        store.put_pieces(embed(y16, sample_rate=plan.embedding.sample_rate, config=plan.embedding, track_id=track_id), key=plan.pieces_key, config=plan.embedding)
     except EngineError as exc:
-        return FileError(name, "error", str(exc))
-    except MemoryError:
-        return FileError(name, "error", "ran out of memory while analysing this file")
+        log.warning("could not embed %s with %s: %s", name, plan.embedding.model, exc)
 
 
-def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store, options: str = "", frames: bool = False):
+def _hash_and_analyse(path: str, name: str, plan: _Plan, store: Store, options: str = ""):
     """One task: hash the file, answer from the store when it can, else analyse it.
 
     Hashing runs on the worker, beside the decoding, so the driver never reads
@@ -105,41 +149,44 @@ def _hash_and_analyse(path: str, name: str, config: AnalysisConfig, store: Store
     try:
         with local_copy(path, options) as local:
             tid = file_digest(local)
-            stored = _stored(store, tid, config, frames=frames)
+            stored = _stored(store, tid, plan)
             if stored is not None:
                 return "cached", tid, stored
-            result = _analyse_one(local, name, tid, config, store, source=path if local != path else "")
+            result = _analyse_one(local, name, tid, plan, store, source=path if local != path else "")
     except DecodeError as exc:
         return "error", "", FileError(name, exc.reason, exc.detail)
     return ("error" if isinstance(result, FileError) else "analysed"), tid, result
 
 
-def _stored(store: Store, track_id: str, config: AnalysisConfig, *, frames: bool = False) -> Track | None:
-    """The stored Track when the store can answer ``config`` without the audio, else None.
+def _stored(store: Store, track_id: str, plan: _Plan) -> Track | None:
+    """The stored Track when the store can answer ``plan`` without the audio, else None.
 
-    It can when it holds the track's frames under ``config`` (any section
-    settings are cut from them) or, unless ``frames`` is asked for, the
-    section rows themselves (a store seeded with results only, like the
-    demo's: other settings then decode once).
+    It can when it holds the track's frames under the plan's settings (any
+    section settings are cut from them) or, unless ``plan.frames`` asks for
+    frames, the section rows themselves (a store seeded with results only,
+    like the demo's: other settings then decode once); and, when the plan
+    embeds, the track's pieces.
     """
     stored = store.track(track_id)
     if stored is None:
         return None
-    if store.has_frames(track_id, config.frames.digest()):
+    if plan.embedding is not None and not store.has_pieces(track_id, plan.pieces_key):
+        return None
+    if store.has_frames(track_id, plan.config.frames.digest()):
         return stored
-    if not frames and store.has_sections(track_id, config.section_digest()):
+    if not plan.frames and store.has_sections(track_id, plan.config.section_digest()):
         return stored
     return None
 
 
-def _timed_analyse_one(path: str, name: str, track_id: str, config: AnalysisConfig, store: Store):
+def _timed_analyse_one(path: str, name: str, track_id: str, plan: _Plan, store: Store):
     """:func:`_analyse_one` and the seconds it took, measured where it runs (in the worker).
 
     Measured here, not by whoever waits for the result: with several
     workers, the time since the pool started is not this file's time.
     """
     t0 = time.perf_counter()
-    result = _analyse_one(path, name, track_id, config, store)
+    result = _analyse_one(path, name, track_id, plan, store)
     return result, time.perf_counter() - t0
 
 
@@ -156,6 +203,20 @@ def _warm_up_kernels(config: AnalysisConfig) -> None:
         frame_features(0.1 * np.sin(2 * np.pi * 440.0 * t), sample_rate=sr, config=config.frames)
 
 
+def _start_worker(plan: _Plan) -> None:
+    """A pool worker's start: the numba kernels, and with an embedding the network loaded on one thread
+    (parallelism is across files, as for the features)."""
+    _warm_up_kernels(plan.config)
+    if plan.embedding is not None:
+        import torch
+
+        from ..neural.embed import load_model
+
+        os.environ["OMP_NUM_THREADS"] = "1"  # embed() then leaves torch's thread count alone
+        torch.set_num_threads(1)
+        load_model(plan.embedding)
+
+
 def analyze(
     inputs: Iterable[InputFile | str | os.PathLike],
     *,
@@ -165,6 +226,7 @@ def analyze(
     client=None,
     progress: Callable[[Progress], None] | None = None,
     frames: bool = False,
+    embedding: EmbedConfig | None = None,
 ) -> BatchResult:
     """Analyse files into ``store`` and return the library's section table.
 
@@ -192,6 +254,14 @@ def analyze(
         section settings and the DJ descriptors are computed: a track whose
         section rows alone are stored (a seeded store, like the demo's) is
         decoded once. By default the section rows answer.
+    embedding : EmbedConfig, optional
+        Also store the CNN embeddings of every track's pieces, in the same
+        task as its features: one decode serves both (the analysis rate and
+        the network's 16 kHz come from the same blocks), files run in
+        parallel over ``jobs`` workers (each network on one thread; inline,
+        on every core), and a track whose features are stored is decoded
+        at 16 kHz only. :func:`engine.run.embedding.embed_library` then reads
+        the pieces without running the network.
 
     Returns
     -------
@@ -203,12 +273,17 @@ def analyze(
     Raises
     ------
     ParameterError
-        If ``jobs`` < 1.
+        If ``jobs`` < 1, or an embedding is asked of a Dask ``client``.
+    ModelError
+        If the embedding's weights are missing (before any file is read).
     """
     if jobs < 1:
         raise ParameterError(f"jobs must be >= 1, got {jobs}")
+    if embedding is not None and client is not None:
+        raise ParameterError("embeddings run on this machine: analyse on the cluster first, then embed without a client")
+    plan = _plan(config, frames=frames, embedding=embedding)
     items = [i if isinstance(i, InputFile) else InputFile(str(Path(i).resolve()), Path(i).name) for i in inputs]
-    batch = _Batch(store, config, total=len(items), progress=progress, frames=frames)
+    batch = _Batch(store, plan, total=len(items), progress=progress)
     if client is not None or any(is_remote_url(item.path) for item in items):
         _analyse_as_tasks(batch, items, client)
     else:
@@ -220,6 +295,18 @@ def analyze(
     return _batch_result(batch)
 
 
+def _plan(config: AnalysisConfig, *, frames: bool, embedding: EmbedConfig | None) -> _Plan:
+    """The per-file plan; with an embedding, its network is loaded here first (missing weights fail
+    now, naming where they were looked for) and its pieces' store key found."""
+    if embedding is None or embedding.model == "none":
+        return _Plan(config, frames=frames)
+    from ..neural.embed import load_model
+    from ..store.core import pieces_key
+
+    net = load_model(embedding)
+    return _Plan(config, frames=frames, embedding=embedding, pieces_key=pieces_key(embedding.cache_digest(), net.weights_sha256))
+
+
 class _Batch:
     """What one :func:`analyze` call has found so far, and its progress reports (mutable; private to this module).
 
@@ -229,9 +316,9 @@ class _Batch:
     """
 
     def __init__(
-        self, store: Store, config: AnalysisConfig, *, total: int, progress: Callable[[Progress], None] | None, frames: bool = False
+        self, store: Store, plan: _Plan, *, total: int, progress: Callable[[Progress], None] | None
     ) -> None:
-        self.store, self.config, self.total, self.progress, self.frames = store, config, total, progress, frames
+        self.store, self.plan, self.config, self.total, self.progress = store, plan, plan.config, total, progress
         self.t0 = time.perf_counter()
         self.done = 0
         self.errors: list[FileError] = []
@@ -240,7 +327,7 @@ class _Batch:
         self.cached: list[str] = []
         self.tracks: dict[str, Track] = {}
         store.clean_partial()  # temporary files of writers killed over an hour ago
-        store.record_analysis(config)  # now, not only at the end: a run killed mid-way leaves a store that opens
+        store.record_analysis(plan.config)  # now, not only at the end: a run killed mid-way leaves a store that opens
 
     def report(self, name: str, status: str, audio_s: float, file_wall: float, detail: str = "") -> None:
         """Count one finished file and tell the progress callback."""
@@ -286,7 +373,7 @@ def _hash_here(batch: _Batch, items: list[InputFile]) -> list[tuple[InputFile, s
             batch.report(item.name, "duplicate", 0.0, time.perf_counter() - t_file, f"same audio as {batch.first_name[tid]}")
             continue
         batch.first_name[tid] = item.name
-        stored = _stored(batch.store, tid, batch.config, frames=batch.frames)
+        stored = _stored(batch.store, tid, batch.plan)
         if stored is not None:
             batch.from_store(item, tid, stored)
             batch.report(item.name, "cached", stored.duration_s, time.perf_counter() - t_file)
@@ -298,7 +385,7 @@ def _hash_here(batch: _Batch, items: list[InputFile]) -> list[tuple[InputFile, s
 def _analyse_here(batch: _Batch, todo: list[tuple[InputFile, str]]) -> None:
     """Analyse hashed files one after another in this process."""
     for item, tid in todo:
-        batch.settle(item, tid, *_timed_analyse_one(item.path, item.name, tid, batch.config, batch.store))
+        batch.settle(item, tid, *_timed_analyse_one(item.path, item.name, tid, batch.plan, batch.store))
 
 
 def _analyse_in_pool(batch: _Batch, todo: list[tuple[InputFile, str]], jobs: int) -> None:
@@ -308,9 +395,9 @@ def _analyse_in_pool(batch: _Batch, todo: list[tuple[InputFile, str]], jobs: int
     workers = min(jobs, len(todo))
     # each worker loads the kernels from numba's cache before its first file, so no file's time includes it
     context = pool_context(preload=__name__)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up_kernels, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(batch.plan,)) as pool:
         started = time.perf_counter()
-        futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, config, batch.store): (item, tid) for item, tid in todo}
+        futures = {pool.submit(_timed_analyse_one, item.path, item.name, tid, batch.plan, batch.store): (item, tid) for item, tid in todo}
         for fut in as_completed(futures):
             item, tid = futures[fut]
             try:
@@ -329,7 +416,7 @@ def _analyse_as_tasks(batch: _Batch, items: list[InputFile], client) -> None:
     """
     from .distributed import run_tasks  # imports Dask only when run_tasks runs
 
-    tasks = [(item.path, item.name, batch.config, batch.store, item.options, batch.frames) for item in items]
+    tasks = [(item.path, item.name, batch.plan, batch.store, item.options) for item in items]
     if client is not None:
         runs = run_tasks(client, _hash_and_analyse, tasks, warm_up=(_warm_up_kernels, batch.config))
     else:
