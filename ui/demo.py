@@ -16,6 +16,7 @@ any visitor's analysis.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -45,8 +46,14 @@ class Completion:
     """The background thread that stores the demo's frame tables: set ``done`` when it ends."""
 
     done: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)  # set at exit: the thread stops after its file
     error: str = ""  # why it failed ("" when it did not)
     files: int = 0  # files it decoded
+
+
+class _Stopped(Exception):
+    """The process is exiting: the thread stops between two files (a thread left inside native code
+    while the interpreter shuts down can abort the process)."""
 
 
 def prepare(root: str) -> Completion | None:
@@ -74,11 +81,23 @@ _LOCK = threading.Lock()
 
 def _complete(root: str, queue: AnalysisQueue | None) -> Completion:
     with _LOCK:
+        if not _STARTED:
+            atexit.register(_stop_all)
         if root not in _STARTED:
             _STARTED[root] = Completion()
             thread = threading.Thread(target=_run, args=(root, queue, _STARTED[root]), name="cratemap-demo-frames", daemon=True)
             thread.start()
         return _STARTED[root]
+
+
+def _stop_all() -> None:
+    """At exit: ask every running thread to stop after its current file, and wait for it (a minute at most)."""
+    with _LOCK:
+        running = list(_STARTED.values())
+    for completion in running:
+        completion.stop.set()
+    for completion in running:
+        completion.done.wait(60.0)
 
 
 def _run(root: str, queue: AnalysisQueue | None, completion: Completion) -> None:
@@ -88,16 +107,23 @@ def _run(root: str, queue: AnalysisQueue | None, completion: Completion) -> None
     try:
         inputs, _ = collect_inputs([DEMO_DIR])
         with queue.turn("demo-frames") if queue is not None else contextlib.nullcontext():
-            result = analyze(inputs, store=Store(root), config=AnalysisConfig(), jobs=1, frames=True)
+            result = analyze(inputs, store=Store(root), config=AnalysisConfig(), jobs=1, frames=True, progress=lambda _: _check(completion))
         completion.files = len(result.tracks)
         if result.errors:
             completion.error = "; ".join(f"{e.name}: {e.detail}" for e in result.errors)
+    except _Stopped:
+        pass
     except Exception as exc:  # noqa: BLE001 -- a thread must not die silently: sessions then decode for themselves
         completion.error = f"{type(exc).__name__}: {exc}"
     finally:
         if completion.error:
             log.warning("the demo's frame tables were not all stored: %s", completion.error)
         completion.done.set()
+
+
+def _check(completion: Completion) -> None:
+    if completion.stop.is_set():
+        raise _Stopped
 
 
 def running(root: str) -> Completion | None:
