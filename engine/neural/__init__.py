@@ -18,7 +18,7 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "embed": (
         "MUSICNN_MODELS", "EmbeddingModel", "load_model", "resolve_device", "batch_size_for",
-        "model_inputs", "embed_inputs", "pool", "pool_to_sections", "piece_sections",
+        "model_inputs", "embed_prepared", "embed_inputs", "pool", "pool_to_sections", "piece_sections",
     ),
     "gradcam": (
         "MAX_PER_CLUSTER", "sample_members", "cluster_centroids", "heatmaps_of_samples",

@@ -55,6 +55,7 @@ __all__ = [
     "batch_size_for",
     "model_inputs",
     "embed",
+    "embed_prepared",
     "embed_inputs",
     "pool",
     "pool_to_sections",
@@ -373,8 +374,23 @@ def embed(y: np.ndarray, *, sample_rate: int, config: EmbedConfig, track_id: str
     """
     if config.model == "none":
         raise ParameterError("embedding model 'none' computes no embeddings")
+    load_model(config)  # missing weights fail before the audio is prepared
+    return embed_prepared(model_inputs(y, sample_rate=sample_rate, model=config.model), config=config, track_id=track_id)
+
+
+def embed_prepared(prepared: tuple[np.ndarray, np.ndarray, np.ndarray], *, config: EmbedConfig, track_id: str) -> PieceEmbeddings:
+    """:func:`embed` of inputs :func:`model_inputs` prepared already (``(inputs, start_s, end_s)``),
+    e.g. in another thread while the network ran on the previous track.
+
+    Raises
+    ------
+    ParameterError, ModelError
+        As :func:`embed`.
+    """
+    if config.model == "none":
+        raise ParameterError("embedding model 'none' computes no embeddings")
     net = load_model(config)
-    inputs, start_s, end_s = model_inputs(y, sample_rate=sample_rate, model=config.model)
+    inputs, start_s, end_s = prepared
     emb, tags = embed_inputs(inputs, net=net, layer=config.layer, batch_size=batch_size_for(config, net.device))
     if net.pca is not None:
         emb = vggish.postprocess(emb, net.pca)

@@ -1,5 +1,10 @@
 """CNN embeddings of a library's tracks, cached in the store: per track ``decode -> embed -> store``.
 
+The next track is decoded and its log-mel prepared in a thread while the
+network runs on the current one (:class:`_Reader`). ``analyze(...,
+embedding=...)`` instead embeds each file in its analysis task, from the
+decode its features use.
+
 Runs on this machine (the network wants one process and, when there is one,
 the GPU); the tracks must be analysed into the store first
 (:func:`engine.run.pipeline.analyze`), here or on a cluster.
@@ -8,6 +13,7 @@ the GPU); the tracks must be analysed into the store first
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -82,23 +88,27 @@ def embed_library(
     key = pieces_key(config.cache_digest(), net.weights_sha256)
     t0 = time.perf_counter()
     metas, values, tags = [], [], []
-    for i, tid in enumerate(track_ids, start=1):
-        t_file = time.perf_counter()
-        track = store.track(tid)
-        name = track.name if track else tid[:12]
-        try:
-            status, got = _stored_pieces(store, tid, track, name, key, analysis=analysis, config=config, paths=paths or {})
-        except (DecodeError, EngineError) as exc:
-            detail = exc.detail if isinstance(exc, DecodeError) else str(exc)
+    tracks = [store.track(tid) for tid in track_ids]
+    todo = [i for i, tid in enumerate(track_ids) if tracks[i] is not None and not store.has_pieces(tid, key)]
+    reader = _Reader(store, track_ids, tracks, todo, analysis=analysis, config=config, paths=paths or {})
+    with reader:
+        for i, tid in enumerate(track_ids, start=1):
+            t_file = time.perf_counter()
+            track = tracks[i - 1]
+            name = track.name if track else tid[:12]
+            try:
+                status, got = _stored_pieces(store, tid, track, key, config=config, reader=reader, index=i - 1)
+            except (DecodeError, EngineError) as exc:
+                detail = exc.detail if isinstance(exc, DecodeError) else str(exc)
+                if progress is not None:
+                    progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
+                continue
+            metas.append(_piece_meta(got, track, analysis))
+            values.append(got["embeddings"])
+            if got["tags"] is not None:
+                tags.append(got["tags"])
             if progress is not None:
-                progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
-            continue
-        metas.append(_piece_meta(got, track, analysis))
-        values.append(got["embeddings"])
-        if got["tags"] is not None:
-            tags.append(got["tags"])
-        if progress is not None:
-            progress(Progress(i, len(track_ids), name, status, track.duration_s, time.perf_counter() - t_file, time.perf_counter() - t0))
+                progress(Progress(i, len(track_ids), name, status, track.duration_s, time.perf_counter() - t_file, time.perf_counter() - t0))
     dim = values[0].shape[1] if values else 0
     return PieceTable(
         meta=pd.concat(metas, ignore_index=True) if metas else pd.DataFrame(columns=_PIECE_COLUMNS),
@@ -111,32 +121,60 @@ def embed_library(
     )
 
 
+class _Reader:
+    """Decodes and prepares the network's inputs one track ahead, in a thread, while the network runs
+    on the track before (decoding and the log-mel release the GIL for most of their time); on a GPU
+    this keeps the device fed. Holds at most two tracks' inputs at once."""
+
+    def __init__(self, store: Store, track_ids, tracks, todo: list[int], *, analysis: AnalysisConfig, config: EmbedConfig, paths) -> None:
+        self.store, self.track_ids, self.tracks, self.todo = store, track_ids, tracks, todo
+        self.analysis, self.config, self.paths = analysis, config, paths
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="cratemap-embed-reader")
+        self.ahead: dict[int, Future] = {}
+        if todo:
+            self.ahead[todo[0]] = self.pool.submit(self._prepare, todo[0])
+
+    def __enter__(self) -> "_Reader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fut in self.ahead.values():
+            fut.cancel()
+        self.pool.shutdown(wait=True)
+
+    def _prepare(self, index: int):
+        from ..neural.embed import model_inputs
+
+        tid, track = self.track_ids[index], self.tracks[index]
+        path = self.paths.get(tid, track.path)
+        audio = decode_file(path, sample_rate=self.config.sample_rate, config=self.analysis.decode, name=track.name, track_id=tid)
+        return model_inputs(audio.y, sample_rate=audio.sample_rate, model=self.config.model)
+
+    def take(self, index: int):
+        """The prepared inputs of track ``index`` (raising what preparing raised), after starting the next one's."""
+        fut = self.ahead.pop(index, None) or self.pool.submit(self._prepare, index)
+        later = [j for j in self.todo if j > index]
+        if later and later[0] not in self.ahead:
+            self.ahead[later[0]] = self.pool.submit(self._prepare, later[0])
+        return fut.result()
+
+
 def _stored_pieces(
-    store: Store,
-    track_id: str,
-    track: Track | None,
-    name: str,
-    key: str,
-    *,
-    analysis: AnalysisConfig,
-    config: EmbedConfig,
-    paths: Mapping[str, str],
+    store: Store, track_id: str, track: Track | None, key: str, *, config: EmbedConfig, reader: _Reader, index: int
 ) -> tuple[str, dict[str, Any]]:
     """One track's stored pieces (``Store.get_pieces``), embedded and stored first when missing.
 
     Returns ``("cached" | "analysed", pieces)``; raises DecodeError or
     another EngineError when the track cannot be embedded.
     """
-    from ..neural.embed import embed
+    from ..neural.embed import embed_prepared
 
     if track is None:
-        raise DecodeError(name, "missing", "this track is not in the store")
+        raise DecodeError(track_id[:12], "missing", "this track is not in the store")
     status = "cached"
     if not store.has_pieces(track_id, key):
         status = "analysed"
-        path = paths.get(track_id, track.path)
-        audio = decode_file(path, sample_rate=config.sample_rate, config=analysis.decode, name=name, track_id=track_id)
-        store.put_pieces(embed(audio.y, sample_rate=audio.sample_rate, config=config, track_id=track_id), key=key, config=config)
+        store.put_pieces(embed_prepared(reader.take(index), config=config, track_id=track_id), key=key, config=config)
     return status, store.get_pieces(track_id, key)
 
 
