@@ -27,6 +27,7 @@ NOT_IMPORTED = {
     "uv": "a command-line tool that scripts/lock.py runs",
     "s3fs": "fsspec's implementation of s3:// URLs, which fsspec loads by protocol name",
     "psycopg": "the PostgreSQL driver, which SQLAlchemy loads for postgresql+psycopg:// URLs",
+    "onnx": "torch.onnx.export writes the ONNX graph with it (engine.neural.runtime)",
 }
 
 

@@ -29,6 +29,9 @@ _EXPORTS = {
         "WEIGHTS_DIR", "ModelSpec", "LoadedModel", "Musicnn", "MusicnnVGG", "mel_filterbank", "log_mel",
         "patch_starts", "patches",
     ),
+    "runtime": (
+        "onnx_runner", "INFERENCE_ENV",
+    ),
     "tables": (
         "LEVELS", "embedding_table", "piece_inputs", "cluster_gradcam", "piece_seconds",
     ),

@@ -46,6 +46,7 @@ from ..config import EmbedConfig
 from ..errors import ModelError, ParameterError
 from ..records import PieceEmbeddings, SectionEmbeddings
 from . import musicnn, vggish
+from .runtime import INFERENCE_ENV, onnx_runner
 
 __all__ = [
     "MUSICNN_MODELS",
@@ -132,17 +133,18 @@ class EmbeddingModel:
 def batch_size_for(config: EmbedConfig, device: torch.device) -> int:
     """Pieces per forward pass: ``config.batch_size``, or when it is 0 the fastest measured.
 
-    On 2 CPU cores (``bench/embed.py``) the musicnn models are fastest with
-    batches of 2 (131x real time for the network, 79x at 32: the front-end
-    maps outgrow the caches) and VGGish with 16 (91x, against 41x at 2: its
-    200 MB of dense weights are read once per batch). On CUDA larger batches
-    help.
+    On 2 CPU cores (``bench/embed.py``) the musicnn models under ONNX Runtime
+    are fastest with batches of 8 (under eager torch, of 2: the front-end
+    maps outgrow the caches) and VGGish with 16 (its 200 MB of dense weights
+    are read once per batch). On CUDA larger batches help.
     """
     if config.batch_size:
         return config.batch_size
     if device.type == "cuda":
         return 64
-    return 16 if config.model == "vggish" else 2
+    if config.model == "vggish":
+        return 16
+    return 2 if os.environ.get(INFERENCE_ENV, "").lower() == "torch" else 8
 
 
 def resolve_device(device: str) -> torch.device:
@@ -334,13 +336,19 @@ def embed_inputs(
     tags: list[np.ndarray] = []
     try:
         with _threads(net.device), torch.inference_mode():
+            fast = onnx_runner(net, layer, torch.get_num_threads())  # musicnn on CPU: ONNX Runtime (engine.neural.runtime)
             for i in range(0, inputs.shape[0], batch_size):
+                if fast is not None:
+                    emb, tag = fast(inputs[i : i + batch_size])
+                    embs.append(emb.astype(np.float32, copy=False))
+                    tags.append(tag.astype(np.float32, copy=False))
+                    continue
                 x = torch.from_numpy(inputs[i : i + batch_size]).to(net.device)
                 out = net.forward(x, layer=layer)
                 embs.append(out["embedding"].float().cpu().numpy())
                 if out["taggram"] is not None:
                     tags.append(out["taggram"].float().cpu().numpy())
-    except RuntimeError as exc:  # torch reports out-of-memory and device failures this way
+    except RuntimeError as exc:  # torch (and ONNX Runtime) report out-of-memory and device failures this way
         raise ModelError(f"{net.model} inference failed: {exc}") from exc
     dim = embs[0].shape[1] if embs else 0
     emb = np.concatenate(embs) if embs else np.zeros((0, dim), np.float32)
