@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -51,6 +52,25 @@ def test_a_clip_as_ogg_is_a_tenth_of_the_wav_and_sounds_the_same(demo_files):
     assert np.sqrt(np.mean(back**2)) == pytest.approx(np.sqrt(np.mean(want**2)), rel=0.05)
     spec = lambda y: np.abs(np.fft.rfft(y[:, 0]))[: len(y) // 4]  # noqa: E731 (below ~5 kHz at 44.1 kHz)
     assert np.corrcoef(spec(back), spec(want))[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("mono", [False, True])
+def test_the_longest_section_encodes_as_ogg(demo_files, mono):
+    """A 60-s section (the longest the app cuts; 90 s here) in one libsndfile write crashed the process;
+    clip_to_ogg writes it in blocks. Run in a child, so that a crash is a failure, not the end of the suite."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from engine.audio.spectrogram import read_section, clip_to_ogg\n"
+        f"clip = read_section({str(demo_files[0])!r}, start_s=0.0, end_s=90.0, mono={mono})\n"
+        "ogg = clip_to_ogg(clip); import io, soundfile as sf\n"
+        "back, rate = sf.read(io.BytesIO(ogg), always_2d=True)\n"
+        "print(back.shape[0] == clip.y.shape[0], back.shape[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, f"encoding a 90-s clip failed ({done.returncode}): {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["True", "1" if mono else "2"]
 
 
 def test_read_section_errors_are_sentences(tmp_path):

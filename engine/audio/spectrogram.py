@@ -171,9 +171,17 @@ def clip_to_ogg(clip: Clip, *, quality: float = 0.4) -> bytes:
     bytes
         A complete OGG file.
     """
+    y = np.clip(clip.y, -1.0, 1.0)
+    channels = 1 if y.ndim == 1 else y.shape[1]
     buf = io.BytesIO()
-    sf.write(buf, np.clip(clip.y, -1.0, 1.0), clip.sample_rate, format="OGG", subtype="VORBIS", compression_level=1.0 - float(quality))
+    with sf.SoundFile(buf, "w", clip.sample_rate, channels, format="OGG", subtype="VORBIS", compression_level=1.0 - float(quality)) as out:
+        # in blocks: one write of about a minute of stereo crashes libsndfile's Vorbis encoder (a segfault)
+        for i in range(0, y.shape[0], _OGG_BLOCK):
+            out.write(y[i : i + _OGG_BLOCK])
     return buf.getvalue()
+
+
+_OGG_BLOCK = 32_768  # frames per write in clip_to_ogg
 
 
 def log_frequency_filters(
