@@ -6,7 +6,8 @@ Caching decisions, written where they are made:
   a torch module is not data to copy);
 * embeddings live in the store (``engine.run.embedding.embed_library`` writes
   them per track, keyed on the model config and the weights' hash); the app
-  only computes them when the user asks, because they take minutes on a CPU;
+  only computes them when the user asks (about 25 s for half an hour of
+  audio on two cores; the demo's are shipped);
 * tables, clusterings and projections of them are cached per (library,
   analysis config, embed config, level, cluster config), like the classical ones.
 """
@@ -33,8 +34,10 @@ MODELS = {
     "msd-vgg": "musicnn's VGG baseline (Million Song Dataset)",
     "vggish": "VGGish (AudioSet)",
 }
-#: Seconds of CPU work per minute of audio (musicnn on two cores; VGGish about as fast), for estimates.
-SECONDS_PER_AUDIO_MINUTE = 4.5
+#: Seconds of wall time per minute of audio, for estimates: embed_library over the demo (28 min, decoding
+#: included) took 0.8 s per minute on two cores with musicnn under ONNX Runtime; VGGish is about as fast.
+#: 1.2 leaves room for a slower or shared machine such as Community Cloud.
+SECONDS_PER_AUDIO_MINUTE = 1.2
 
 
 @st.cache_data(ttl=600, show_spinner=False)

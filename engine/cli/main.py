@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="also store CNN embeddings of every piece (default: none)",
     )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where the network runs (auto: CUDA when there is one)")
     p.add_argument("--vggish-weights", default="", help="VGGish state-dict file (else $CRATEMAP_VGGISH_WEIGHTS, the torch hub cache)")
     p.add_argument("--allow-download", action="store_true", help="let VGGish weights be downloaded (hash-checked)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -143,7 +144,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     embed_config = _embed_config(args)
     bar = _Bar(quiet=args.quiet)
     bar.start(len(inputs), "file")
-    result, cluster_line = _analyse(args, inputs, store, config, progress=bar, embedding=embed_config)
+    # on CPU each file is embedded in its analysis task (one decode, --jobs workers); on a GPU the
+    # network stays in this process, fed in batches of 64 while the next track decodes (embed_library)
+    in_tasks = embed_config if embed_config is not None and _on_cpu(embed_config) else None
+    result, cluster_line = _analyse(args, inputs, store, config, progress=bar, embedding=in_tasks)
     bar.close()
     embed_errors: list[str] = []
     if embed_config is not None and result.tracks:
@@ -188,9 +192,15 @@ def _embed_config(args: argparse.Namespace):
     from ..config import EmbedConfig
     from ..neural.embed import load_model
 
-    embed_config = EmbedConfig(model=args.embedding, weights_path=args.vggish_weights, allow_download=args.allow_download)
+    embed_config = EmbedConfig(model=args.embedding, weights_path=args.vggish_weights, allow_download=args.allow_download, device=args.device)
     load_model(embed_config)
     return embed_config
+
+
+def _on_cpu(embed_config) -> bool:
+    from ..neural.embed import resolve_device
+
+    return resolve_device(embed_config.device).type == "cpu"
 
 
 def _analyse(args: argparse.Namespace, inputs, store, config: AnalysisConfig, *, progress: _Bar, embedding=None):
