@@ -5,7 +5,8 @@ track and config digest in a folder or at any fsspec URL (:mod:`.core`; local
 paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
 (:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
-playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`). A store can be seeded
+playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`), with file locations
+written as rekordbox and Traktor write them (:mod:`.locations`). A store can be seeded
 with results computed elsewhere, as the demo's shipped analysis (:mod:`.seed`).
 """
 
@@ -18,6 +19,10 @@ _EXPORTS = {
     "export": (
         "PLAYLIST_FORMATS", "TABLE_FORMATS", "DIGEST_KEY", "TABLE_DIGEST_KEY", "cluster_sections",
         "write_xspf", "write_m3u", "write_playlist", "write_projector", "write_table",
+    ),
+    "locations": (
+        "MAC_SYSTEM_VOLUME", "path_to_rekordbox", "rekordbox_to_path", "path_to_traktor", "traktor_to_path",
+        "native_path", "under_root",
     ),
     "reviews": (
         "VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table",
