@@ -1,4 +1,4 @@
-"""Records of the store stage: an expert's stored judgement of a section's cluster.
+"""Records of the store stage: an expert's stored judgement of a section's cluster, and DJ collections.
 
 Frozen dataclasses holding arrays and tuples (shapes documented per field);
 they import nothing from the engine's stages.
@@ -6,11 +6,11 @@ they import nothing from the engine's stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Judgement"]
+__all__ = ["Judgement", "DJCue", "DJTempo", "DJTrack", "DJPlaylist", "DJCollection"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,54 @@ class Judgement:
         if row.verdict == "wrong" and row.corrected_cluster is not None and not pd.isna(row.corrected_cluster):
             return f"cluster {int(row.corrected_cluster)}"
         return None  # "right" repeats the clustering's answer; "unsure" and a bare "wrong" name none
+
+
+@dataclass(frozen=True)
+class DJCue:
+    """A cue point as DJ software keeps it."""
+
+    start_s: float  # seconds from the file's start (written to the millisecond)
+    name: str  # shown on the deck; "" when none
+    slot: int = -1  # -1: a memory cue; 0-7: hot cue A-H
+    colour: tuple[int, int, int] | None = None  # RGB 0-255 of a hot cue, None: the program's default
+
+
+@dataclass(frozen=True)
+class DJTempo:
+    """One stretch of a beat grid: from ``start_s`` on, beats every 60 / ``bpm`` seconds."""
+
+    start_s: float  # seconds of the first beat of the stretch
+    bpm: float
+    beat: int = 1  # that beat's place in its bar, 1-4 (1: a downbeat)
+
+
+@dataclass(frozen=True)
+class DJTrack:
+    """One track of a DJ collection: where it is on the DJ's machine and what the program knows of it."""
+
+    location: str  # absolute path on the DJ's machine (see engine.store.locations)
+    name: str = ""  # title
+    artist: str = ""
+    duration_s: float = 0.0
+    bpm: float = 0.0  # average; 0 when unknown
+    key: str = ""  # standard notation, e.g. "Am", "F#m", "Db"; "" when unknown
+    cues: tuple[DJCue, ...] = ()
+    tempo: tuple[DJTempo, ...] = ()  # the beat grid, in time order
+    rating: int = 0  # 0-5 stars
+
+
+@dataclass(frozen=True)
+class DJPlaylist:
+    """A playlist inside folders: ``path`` is the folders then the playlist's name."""
+
+    path: tuple[str, ...]
+    locations: tuple[str, ...]  # the tracks in order, by DJTrack.location
+
+
+@dataclass(frozen=True)
+class DJCollection:
+    """A DJ program's library as read from its file: tracks and playlists."""
+
+    tracks: tuple[DJTrack, ...]
+    playlists: tuple[DJPlaylist, ...] = field(default_factory=tuple)
+    program: str = ""  # "rekordbox", "traktor", "m3u"

@@ -6,7 +6,8 @@ paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
 (:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
 playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`), with file locations
-written as rekordbox and Traktor write them (:mod:`.locations`). A store can be seeded
+written as rekordbox and Traktor write them (:mod:`.locations`), and DJ collections read from and
+written into rekordbox XML (:mod:`.rekordbox`). A store can be seeded
 with results computed elsewhere, as the demo's shipped analysis (:mod:`.seed`).
 """
 
@@ -23,6 +24,9 @@ _EXPORTS = {
     "locations": (
         "MAC_SYSTEM_VOLUME", "path_to_rekordbox", "rekordbox_to_path", "path_to_traktor", "traktor_to_path",
         "native_path", "under_root",
+    ),
+    "rekordbox": (
+        "FOLDER", "CUE_PREFIX", "read_rekordbox", "write_rekordbox",
     ),
     "reviews": (
         "VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table",
