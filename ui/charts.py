@@ -11,21 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-#: One colour per cluster id (repeats after 12); noise (-1) is grey.
-PALETTE = (
-    "#f5a623",
-    "#4a90e2",
-    "#50e3c2",
-    "#e94e77",
-    "#b8e986",
-    "#9013fe",
-    "#f8e71c",
-    "#ff7f50",
-    "#7ed6df",
-    "#c56cf0",
-    "#3ae374",
-    "#ff4d4d",
-)
+from engine.mixing.crates import CLUSTER_COLOURS
+
+#: One colour per cluster id (repeats after 12), the engine's, so DJ software's hot cues match the map; noise (-1) is grey.
+PALETTE = CLUSTER_COLOURS
 NOISE = "#8a8a8a"
 
 SQUEEZE_NOTE = (

@@ -3,12 +3,16 @@
 Takes stored sections and their frames. Gives tempo, key and energy per track and
 section, cached in the store (:mod:`.descriptors`), pair scores and ranked "mixes
 well with" suggestions (:mod:`.suggestions`), paths through a library
-(:mod:`.path`) and beat-matched transition previews (:mod:`.transition`).
+(:mod:`.path`), beat-matched transition previews (:mod:`.transition`) and, for DJ
+software, beat grids, cues and one crate per cluster (:mod:`.crates`).
 """
 
 from .._lazy import lazy_exports
 
 _EXPORTS = {
+    "crates": (
+        "CLUSTER_COLOURS", "GRID_TOLERANCE_S", "cluster_rgb", "beat_grid_tempo", "cue_name", "dj_crates",
+    ),
     "descriptors": (
         "describe_track", "describe_sections", "describe_store", "frames_needed", "DESCRIPTOR_COLUMNS",
     ),

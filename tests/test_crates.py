@@ -1,0 +1,95 @@
+"""CrateMap's clusters as DJ software keeps them: beat grids, cues, hot cues and crates from the demo."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from engine.config import AnalysisConfig, ClusterConfig, MixConfig
+from engine.mixing.crates import GRID_TOLERANCE_S, beat_grid_tempo, cluster_rgb, dj_crates
+from engine.mixing.descriptors import describe_store
+from engine.run.inputs import collect_inputs
+from engine.run.pipeline import analyze
+from engine.store.core import Store
+from engine.store.rekordbox import CUE_PREFIX, read_rekordbox, write_rekordbox
+
+CUE = re.compile(r"^C\d+ · \d{1,2}[AB] · E\d{1,2} · \d{2,3}$")
+
+
+def _grid(tempo, end_s: float) -> np.ndarray:
+    """Every beat a grid of stretches puts down, up to ``end_s``."""
+    beats = []
+    for i, t in enumerate(tempo):
+        stop = tempo[i + 1].start_s if i + 1 < len(tempo) else end_s
+        beats.append(np.arange(t.start_s, stop - 1e-9, 60.0 / t.bpm))
+    return np.concatenate(beats) if beats else np.zeros(0)
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory, demo_dir):
+    folder = tmp_path_factory.mktemp("crate")
+    for name in ("tt1.ogg", "tt2.ogg", "sixtyfour_.ogg", "track3.opus"):
+        shutil.copy(demo_dir / name, folder / name)
+    store = Store(tmp_path_factory.mktemp("store"))
+    result = analyze(collect_inputs([folder])[0], store=store, jobs=1)
+    assert not result.errors
+    return store
+
+
+def test_a_steady_grid_is_one_stretch_and_a_drifting_one_is_reanchored():
+    period = 60.0 / 124.0
+    steady = 0.2 + period * np.arange(400)
+    assert beat_grid_tempo(steady, 124.0) == beat_grid_tempo(steady, 124.0)[:1]
+    rng = np.random.default_rng(7)
+    drifting = 0.2 + np.cumsum(period * (1 + 0.004 * rng.standard_normal(400)))  # a live drummer
+    drifting[200:] += 0.1  # and an edit that moves every later beat
+    tempo = beat_grid_tempo(drifting, 124.0)
+    assert len(tempo) > 1 and all(1 <= t.beat <= 4 for t in tempo)
+    grid = _grid(tempo, drifting[-1] + period)
+    assert np.abs(grid[np.abs(grid[:, None] - drifting[None, :]).argmin(axis=0)] - drifting).max() <= GRID_TOLERANCE_S + 1e-9
+    assert beat_grid_tempo(np.zeros(0), 124.0) == () and beat_grid_tempo(steady, 0.0) == ()
+
+
+def test_the_written_grid_keeps_within_20_ms_of_every_detected_beat(demo_store):
+    tracks, _ = dj_crates(demo_store, cluster_config=ClusterConfig(k=3))
+    table = describe_store(demo_store, analysis=AnalysisConfig(), config=MixConfig())
+    for track in tracks:
+        tid = next(t for t in table.tracks if demo_store.track(t).path == track.location)
+        detected = table.tracks[tid].beats_s
+        grid = _grid(track.tempo, track.duration_s)
+        nearest = np.abs(grid[None, :] - detected[:, None]).min(axis=1)
+        assert nearest.max() <= 0.020, f"{track.name}: a detected beat {nearest.max() * 1000:.0f} ms from the grid"
+        assert track.tempo[0].start_s == pytest.approx(detected[0]) and track.tempo[0].beat == 1
+
+
+def test_cues_name_every_section_and_hot_cues_the_typical_ones(demo_store):
+    tracks, crates = dj_crates(demo_store, cluster_config=ClusterConfig(k=3))
+    sections = demo_store.load_sections(AnalysisConfig())
+    assert sum(sum(1 for c in t.cues if c.slot < 0) for t in tracks) == len(sections)  # no duplicate rows in the demo
+    for track in tracks:
+        memory = [c for c in track.cues if c.slot < 0]
+        hot = [c for c in track.cues if c.slot >= 0]
+        assert all(CUE.match(c.name) for c in memory), [c.name for c in memory][:3]
+        assert [c.start_s for c in memory] == sorted(c.start_s for c in memory)
+        assert 1 <= len(hot) <= 8 and sorted(c.slot for c in hot) == list(range(len(hot)))
+        for c in hot:
+            cluster_id = int(c.name.split()[-1])
+            assert c.colour == cluster_rgb(cluster_id)
+            assert any(m.start_s == c.start_s and m.name.startswith(f"C{cluster_id} ") for m in memory)
+    assert [p.path for p in crates] == [("Clusters", f"Cluster {c}") for c in range(len(crates))]
+    assert set().union(*(p.locations for p in crates)) == {t.location for t in tracks}
+
+
+def test_crates_go_into_rekordbox_and_come_back(demo_store):
+    tracks, crates = dj_crates(demo_store, cluster_config=ClusterConfig(k=3))
+    back = read_rekordbox(write_rekordbox(tracks, crates))
+    assert [t.location for t in back.tracks] == [t.location for t in tracks]
+    for want, got in zip(tracks, back.tracks):
+        assert [round(c.start_s, 3) for c in got.cues] == [round(c.start_s, 3) for c in want.cues]
+        assert [c.name for c in got.cues] == [CUE_PREFIX + c.name for c in want.cues]
+        assert got.key == want.key and re.fullmatch(r"[A-G][#b]?m?", got.key)
+        assert got.bpm == pytest.approx(want.bpm, abs=0.005)
+    assert [p.locations for p in back.playlists] == [p.locations for p in crates]
