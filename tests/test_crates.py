@@ -93,3 +93,18 @@ def test_crates_go_into_rekordbox_and_come_back(demo_store):
         assert got.key == want.key and re.fullmatch(r"[A-G][#b]?m?", got.key)
         assert got.bpm == pytest.approx(want.bpm, abs=0.005)
     assert [p.locations for p in back.playlists] == [p.locations for p in crates]
+
+
+def test_the_cli_exports_a_store_to_rekordbox_and_merges_into_a_djs_file(demo_store, tmp_path, capsys):
+    from engine.cli.main import main
+
+    out = tmp_path / "cratemap.xml"
+    assert main(["export", str(demo_store.url), "--format", "rekordbox", "-o", str(out), "--k", "3"]) == 0
+    first = read_rekordbox(out.read_bytes())
+    assert len(first.tracks) == 4 and "4 tracks" in capsys.readouterr().out
+    assert {t.name for t in first.tracks} == {"tt1", "tt2", "sixtyfour_", "track3"}
+    merged = tmp_path / "merged.xml"
+    assert main(["export", str(demo_store.url), "--format", "rekordbox", "-o", str(merged), "--k", "3", "--merge", str(out)]) == 0
+    again = read_rekordbox(merged.read_bytes())
+    assert again.tracks == first.tracks and again.playlists == first.playlists  # exporting onto itself changes nothing
+    assert main(["export", str(tmp_path / "none"), "--format", "rekordbox", "-o", str(tmp_path / "x.xml")]) == 2

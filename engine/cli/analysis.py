@@ -30,7 +30,7 @@ __all__ = ["register", "cluster_config_from_args"]
 _METHODS = ("kmeans", "fcm", "agglomerative", "hdbscan")
 _METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 _SCALERS = ("zscore", "minmax", "robust", "l2-column")
-_FORMATS = ("xspf", "m3u", "csv", "parquet", "projector")
+_FORMATS = ("xspf", "m3u", "csv", "parquet", "projector", "rekordbox")
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -133,6 +133,7 @@ def register(subparsers) -> None:
     p.add_argument("--base-dir", type=Path, default=None, help="playlists: folder the track names are relative to")
     p.add_argument("--neighbours", type=int, default=10, help="similar: neighbours (default 10; metric from --metric, default cosine)")
     p.add_argument("--other-tracks", action="store_true", help="similar: leave out the query's own track")
+    p.add_argument("--merge", type=Path, default=None, metavar="XML", help="rekordbox: the DJ's own exported collection, kept whole and added to")
     p.set_defaults(func=_cmd_export)
 
 
@@ -281,6 +282,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     fmt = {"m3u8": "m3u", "pq": "parquet", "tsv": "projector"}.get(fmt, fmt)
     if fmt not in _FORMATS:
         raise ParameterError(f"cannot tell the format from {args.out.name!r}; give --format {'|'.join(_FORMATS)}")
+    if fmt == "rekordbox":
+        return _export_rekordbox(args)
     table = _load(args)
     frame, scaled, raw, names, digest = _selection(args, table)
     if fmt in ("xspf", "m3u"):
@@ -294,4 +297,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
         full = full.loc[:, ~full.columns.duplicated()]
         out = write_table(full, args.out, format=fmt, config_digest=digest, table_digest=table.config_digest)
         print(f"wrote {out} ({len(full)} rows, config {digest})")
+    return 0
+
+
+def _export_rekordbox(args: argparse.Namespace) -> int:
+    """A rekordbox XML of the store: every track with its beat grid and cues, one crate per cluster."""
+    from ..mixing.crates import dj_crates
+    from ..store.core import Store
+    from ..store.rekordbox import FOLDER, write_rekordbox
+
+    if "://" not in args.source and not Path(args.source).is_dir():
+        raise ParameterError(f"--format rekordbox exports a store; no store folder at {args.source}")
+    store = Store(args.source, create=False)
+    tracks, crates = dj_crates(store, cluster_config=cluster_config_from_args(args))
+    data = write_rekordbox(tracks, crates, merge_into=args.merge)
+    args.out.write_bytes(data)
+    cues = sum(len(t.cues) for t in tracks)
+    print(f"wrote {args.out} ({len(tracks)} tracks, {cues} cues, {len(crates)} crates in the {FOLDER} folder"
+          + (f", merged into {args.merge.name}" if args.merge else "") + ")")
     return 0

@@ -22,6 +22,7 @@ crates, for :func:`engine.store.rekordbox.write_rekordbox` (and Traktor):
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Mapping
 
 import numpy as np
@@ -173,7 +174,7 @@ def _track(store, track_id: str, table: MixTable, rows: pd.DataFrame, where: Map
     tonic_name = desc.key.replace(" minor", "m").replace(" major", "")
     return DJTrack(
         location=_location(store, track_id, where),
-        name=stored.name if stored is not None else track_id[:12],
+        name=PurePosixPath(stored.name).stem if stored is not None else track_id[:12],  # the title: no folder, no suffix
         duration_s=float(stored.duration_s) if stored is not None else 0.0,
         bpm=float(desc.bpm),
         key=tonic_name,
