@@ -108,3 +108,18 @@ def test_the_cli_exports_a_store_to_rekordbox_and_merges_into_a_djs_file(demo_st
     again = read_rekordbox(merged.read_bytes())
     assert again.tracks == first.tracks and again.playlists == first.playlists  # exporting onto itself changes nothing
     assert main(["export", str(tmp_path / "none"), "--format", "rekordbox", "-o", str(tmp_path / "x.xml")]) == 2
+
+
+def test_the_cli_exports_a_store_to_traktor(demo_store, tmp_path):
+    from engine.cli.main import main
+    from engine.store.traktor import read_traktor
+
+    out = tmp_path / "collection.nml"
+    assert main(["export", str(demo_store.url), "-o", str(out), "--k", "3"]) == 0  # the format from the suffix
+    back = read_traktor(out.read_bytes())
+    tracks, crates = dj_crates(demo_store, cluster_config=ClusterConfig(k=3))
+    assert [t.location for t in back.tracks] == [t.location for t in tracks]
+    assert [p.locations for p in back.playlists] == [p.locations for p in crates]
+    for want, got in zip(tracks, back.tracks):
+        assert [round(c.start_s, 3) for c in got.cues] == [round(c.start_s, 3) for c in want.cues]
+        assert [round(t.start_s, 3) for t in got.tempo] == [round(t.start_s, 3) for t in want.tempo]

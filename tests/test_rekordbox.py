@@ -38,14 +38,19 @@ def _tracks(root: str) -> list[DJTrack]:
     return out
 
 
-@pytest.mark.parametrize("root", ["/Users/dj/Music", "D:\\Musik"])
-def test_what_is_written_reads_back_as_written(root):
-    tracks = _tracks(root)
-    playlists = [
+def _playlists(tracks: list[DJTrack]) -> list[DJPlaylist]:
+    """Two nested crates and a mix path over ``tracks``."""
+    return [
         DJPlaylist(path=("Clusters", "Cluster 0"), locations=tuple(t.location for t in tracks[::2])),
         DJPlaylist(path=("Clusters", "Cluster 1"), locations=tuple(t.location for t in tracks[1::2])),
         DJPlaylist(path=("Mix path 1",), locations=(tracks[3].location, tracks[0].location)),
     ]
+
+
+@pytest.mark.parametrize("root", ["/Users/dj/Music", "D:\\Musik"])
+def test_what_is_written_reads_back_as_written(root):
+    tracks = _tracks(root)
+    playlists = _playlists(tracks)
     back = read_rekordbox(write_rekordbox(tracks, playlists))
     assert back.program == "rekordbox" and len(back.tracks) == len(tracks)
     for want, got in zip(tracks, back.tracks):

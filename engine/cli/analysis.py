@@ -30,7 +30,7 @@ __all__ = ["register", "cluster_config_from_args"]
 _METHODS = ("kmeans", "fcm", "agglomerative", "hdbscan")
 _METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 _SCALERS = ("zscore", "minmax", "robust", "l2-column")
-_FORMATS = ("xspf", "m3u", "csv", "parquet", "projector", "rekordbox")
+_FORMATS = ("xspf", "m3u", "csv", "parquet", "projector", "rekordbox", "traktor")
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -133,7 +133,7 @@ def register(subparsers) -> None:
     p.add_argument("--base-dir", type=Path, default=None, help="playlists: folder the track names are relative to")
     p.add_argument("--neighbours", type=int, default=10, help="similar: neighbours (default 10; metric from --metric, default cosine)")
     p.add_argument("--other-tracks", action="store_true", help="similar: leave out the query's own track")
-    p.add_argument("--merge", type=Path, default=None, metavar="XML", help="rekordbox: the DJ's own exported collection, kept whole and added to")
+    p.add_argument("--merge", type=Path, default=None, metavar="FILE", help="rekordbox/traktor: the DJ's own collection (XML or NML), kept whole and added to")
     p.set_defaults(func=_cmd_export)
 
 
@@ -279,11 +279,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..store.export import write_playlist, write_projector, write_table
 
     fmt = args.format or args.out.suffix.lstrip(".").lower()
-    fmt = {"m3u8": "m3u", "pq": "parquet", "tsv": "projector"}.get(fmt, fmt)
+    fmt = {"m3u8": "m3u", "pq": "parquet", "tsv": "projector", "nml": "traktor"}.get(fmt, fmt)
     if fmt not in _FORMATS:
         raise ParameterError(f"cannot tell the format from {args.out.name!r}; give --format {'|'.join(_FORMATS)}")
-    if fmt == "rekordbox":
-        return _export_rekordbox(args)
+    if fmt in ("rekordbox", "traktor"):
+        return _export_dj(args, fmt)
     table = _load(args)
     frame, scaled, raw, names, digest = _selection(args, table)
     if fmt in ("xspf", "m3u"):
@@ -300,17 +300,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_rekordbox(args: argparse.Namespace) -> int:
-    """A rekordbox XML of the store: every track with its beat grid and cues, one crate per cluster."""
+def _export_dj(args: argparse.Namespace, fmt: str) -> int:
+    """A rekordbox XML or Traktor NML of the store: every track with its beat grid and cues, one crate per cluster."""
     from ..mixing.crates import dj_crates
     from ..store.core import Store
     from ..store.rekordbox import FOLDER, write_rekordbox
+    from ..store.traktor import write_traktor
 
     if "://" not in args.source and not Path(args.source).is_dir():
-        raise ParameterError(f"--format rekordbox exports a store; no store folder at {args.source}")
+        raise ParameterError(f"--format {fmt} exports a store; no store folder at {args.source}")
     store = Store(args.source, create=False)
     tracks, crates = dj_crates(store, cluster_config=cluster_config_from_args(args))
-    data = write_rekordbox(tracks, crates, merge_into=args.merge)
+    write = write_rekordbox if fmt == "rekordbox" else write_traktor
+    data = write(tracks, crates, merge_into=args.merge)
     args.out.write_bytes(data)
     cues = sum(len(t.cues) for t in tracks)
     print(f"wrote {args.out} ({len(tracks)} tracks, {cues} cues, {len(crates)} crates in the {FOLDER} folder"

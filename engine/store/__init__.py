@@ -7,7 +7,7 @@ section tables to the analysis stage from a store, CSV, Parquet or DataFrame
 (:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
 playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`), with file locations
 written as rekordbox and Traktor write them (:mod:`.locations`), and DJ collections read from and
-written into rekordbox XML (:mod:`.rekordbox`). A store can be seeded
+written into rekordbox XML (:mod:`.rekordbox`) and Traktor NML (:mod:`.traktor`). A store can be seeded
 with results computed elsewhere, as the demo's shipped analysis (:mod:`.seed`).
 """
 
@@ -37,6 +37,9 @@ _EXPORTS = {
     "tables": (
         "TableLike", "LABEL_COLUMNS", "DROPPED_COLUMNS", "load_table", "table_from_frame",
         "parse_section",
+    ),
+    "traktor": (
+        "TRAKTOR_KEYS", "read_traktor", "write_traktor",
     ),
     "urls": (
         "is_remote_url", "parse_storage_options", "env_storage_options",

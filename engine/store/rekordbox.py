@@ -31,6 +31,7 @@ from typing import BinaryIO, Iterable, Sequence
 
 from ..errors import ParameterError
 from ..records import DJCollection, DJCue, DJPlaylist, DJTempo, DJTrack
+from ._djxml import hot_slot, number, parse
 from .locations import path_to_rekordbox, rekordbox_to_path
 
 __all__ = ["FOLDER", "CUE_PREFIX", "read_rekordbox", "write_rekordbox"]
@@ -39,7 +40,6 @@ __all__ = ["FOLDER", "CUE_PREFIX", "read_rekordbox", "write_rekordbox"]
 FOLDER = "CrateMap"
 #: The start of every cue name CrateMap writes.
 CUE_PREFIX = "CM "
-_MAX_HOT_CUES = 8
 
 
 def read_rekordbox(source: str | Path | bytes | BinaryIO) -> DJCollection:
@@ -60,7 +60,7 @@ def read_rekordbox(source: str | Path | bytes | BinaryIO) -> DJCollection:
     ParameterError
         If the file is not rekordbox XML, or a track has no usable ``Location``.
     """
-    root = _parse(source)
+    root = parse(source, root_tag="DJ_PLAYLISTS", program="rekordbox XML")
     tracks, by_id = [], {}
     for el in root.iterfind("COLLECTION/TRACK"):
         track = _track_from(el)
@@ -100,7 +100,7 @@ def write_rekordbox(
     ParameterError
         If a playlist names a track neither collection holds, or ``merge_into`` is not rekordbox XML.
     """
-    root = _parse(merge_into) if merge_into is not None else _empty()
+    root = parse(merge_into, root_tag="DJ_PLAYLISTS", program="rekordbox XML") if merge_into is not None else _empty()
     collection = root.find("COLLECTION")
     by_location = {rekordbox_to_path(el.get("Location", "")): el for el in collection.iterfind("TRACK") if el.get("Location")}
     next_id = 1 + max((int(el.get("TrackID", "0")) for el in collection.iterfind("TRACK") if el.get("TrackID", "").isdigit()), default=0)
@@ -121,53 +121,33 @@ def write_rekordbox(
 # -- reading ------------------------------------------------------------------
 
 
-def _parse(source) -> ET.Element:
-    try:
-        if isinstance(source, (bytes, bytearray)):
-            root = ET.fromstring(bytes(source))
-        else:
-            root = ET.parse(source if not isinstance(source, (str, Path)) else str(source)).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise ParameterError(f"not a readable rekordbox XML file ({exc})") from exc
-    if root.tag != "DJ_PLAYLISTS" or root.find("COLLECTION") is None:
-        raise ParameterError("not a rekordbox XML file: no DJ_PLAYLISTS/COLLECTION")
-    return root
-
-
-def _number(text: str | None, default: float = 0.0) -> float:
-    try:
-        return float(text) if text not in (None, "") else default
-    except ValueError:
-        return default
-
-
 def _track_from(el: ET.Element) -> DJTrack:
     location = el.get("Location", "")
     if not location:
         raise ParameterError(f"track {el.get('TrackID', '?')} ({el.get('Name', '')!r}) has no Location")
     cues = tuple(
         DJCue(
-            start_s=_number(m.get("Start")),
+            start_s=number(m.get("Start")),
             name=m.get("Name", ""),
-            slot=int(_number(m.get("Num"), -1)),
+            slot=int(number(m.get("Num"), -1)),
             colour=(int(m.get("Red")), int(m.get("Green")), int(m.get("Blue"))) if m.get("Red") is not None else None,
         )
         for m in el.iterfind("POSITION_MARK")
     )
     tempo = tuple(
-        DJTempo(start_s=_number(t.get("Inizio")), bpm=_number(t.get("Bpm")), beat=int(_number(t.get("Battito"), 1)))
+        DJTempo(start_s=number(t.get("Inizio")), bpm=number(t.get("Bpm")), beat=int(number(t.get("Battito"), 1)))
         for t in el.iterfind("TEMPO")
     )
     return DJTrack(
         location=rekordbox_to_path(location),
         name=el.get("Name", ""),
         artist=el.get("Artist", ""),
-        duration_s=_number(el.get("TotalTime")),
-        bpm=_number(el.get("AverageBpm")),
+        duration_s=number(el.get("TotalTime")),
+        bpm=number(el.get("AverageBpm")),
         key=el.get("Tonality", ""),
         cues=cues,
         tempo=tempo,
-        rating=round(_number(el.get("Rating")) / 51),
+        rating=round(number(el.get("Rating")) / 51),
     )
 
 
@@ -210,18 +190,11 @@ def _add_marks(el: ET.Element, track: DJTrack) -> None:
             ET.SubElement(el, "TEMPO", Inizio=f"{t.start_s:.3f}", Bpm=f"{t.bpm:.2f}", Metro="4/4", Battito=str(t.beat))
     for old in [m for m in el.iterfind("POSITION_MARK") if m.get("Name", "").startswith(CUE_PREFIX)]:
         el.remove(old)  # a previous export's: replaced, never duplicated
-    taken = {int(_number(m.get("Num"), -1)) for m in el.iterfind("POSITION_MARK")}
+    taken = {int(number(m.get("Num"), -1)) for m in el.iterfind("POSITION_MARK")}
     for cue in track.cues:
-        slot = cue.slot
-        if slot >= 0:
-            if slot >= _MAX_HOT_CUES:
-                raise ParameterError(f"hot cue slot {slot} of {track.location}: rekordbox has slots 0-7")
-            if slot in taken:
-                free = [s for s in range(_MAX_HOT_CUES) if s not in taken]
-                if not free:
-                    continue  # the DJ's own hot cues fill every slot: theirs stay
-                slot = free[0]
-            taken.add(slot)
+        slot = hot_slot(cue.slot, taken, where=track.location, program="rekordbox")
+        if slot is None:
+            continue  # the DJ's own hot cues fill every slot: theirs stay
         mark = ET.SubElement(el, "POSITION_MARK", Name=CUE_PREFIX + cue.name, Type="0", Start=f"{cue.start_s:.3f}", Num=str(slot))
         if slot >= 0 and cue.colour is not None:
             mark.set("Red", str(cue.colour[0]))
