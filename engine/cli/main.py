@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="decode files and store their features (default: the demo library)")
     p.add_argument("sources", nargs="*", metavar="FOLDER_OR_FILE", help="folders, files or fsspec URLs such as s3://bucket/crate/ (default: the bundled demo library)")
+    p.add_argument("--from", dest="collection", default=None, metavar="COLLECTION",
+                   help="analyse the files a rekordbox XML, Traktor NML or M3U/M3U8 names (their playlists, BPM, key and cues are kept)")
     p.add_argument("--out", default=None, metavar="STORE", help="store folder or fsspec URL, e.g. s3://bucket/crate (default: $CRATEMAP_STORE or .cratemap/store)")
     _add_store_options(p)
     p.add_argument("--preset", choices=("default", "thesis"), default="default", help="feature preset (default: default)")
@@ -133,11 +135,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ..store.core import Store
 
     config = _analysis_config(args)
-    sources = args.sources or [DEMO_DIR]
     options = store_options(args.store_options)
-    inputs, skipped = collect_inputs(sources, storage_options=options)
-    if not inputs:
-        raise ParameterError(f"no audio files found in {', '.join(map(str, sources))}")
+    collection, missing = None, []
+    if args.collection:
+        if args.sources:
+            raise ParameterError("give either folders and files or --from COLLECTION, not both")
+        inputs, missing, collection = _collection_inputs(args.collection)
+        skipped = []
+    else:
+        sources = args.sources or [DEMO_DIR]
+        inputs, skipped = collect_inputs(sources, storage_options=options)
+        if not inputs:
+            raise ParameterError(f"no audio files found in {', '.join(map(str, sources))}")
     store = Store(args.out or default_store_dir(), storage_options=options)
     if (args.scheduler or args.dask_workers) and args.embedding != "none":
         raise ParameterError("--embedding runs on this machine; analyse on the cluster first, then embed without --scheduler/--dask-workers")
@@ -155,7 +164,33 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     _print_analysis(args, store, config, result, skipped=skipped, cluster_line=cluster_line)
     for err in embed_errors:
         print(f"error        {err} [embedding]", file=sys.stderr)
-    return EXIT_PARTIAL if result.errors or embed_errors else EXIT_OK
+    if collection is not None:
+        _keep_collection(store, collection, inputs, result, missing)
+    return EXIT_PARTIAL if result.errors or embed_errors or missing else EXIT_OK
+
+
+def _collection_inputs(path: str):
+    """The files a DJ collection names that are here, those that are not (FileErrors), and the collection."""
+    from ..run.collections import collection_inputs, read_collection
+
+    collection = read_collection(path)
+    inputs, missing = collection_inputs(collection)
+    if not inputs and not missing:
+        raise ParameterError(f"{path} names no tracks")
+    return inputs, missing, collection
+
+
+def _keep_collection(store, collection, inputs, result, missing) -> None:
+    """Store what the collection knew of each analysed track; report the files it names that are not here."""
+    from ..run.collections import keep_collection
+
+    by_path = {t.path: t.track_id for t in result.tracks}  # each track records where it was read
+    located = {i.path: by_path[i.path] for i in inputs if i.path in by_path}
+    kept = keep_collection(store, collection, located)
+    print(f"collection   {collection.program}: {len(collection.tracks)} tracks, {len(collection.playlists)} playlists; "
+          f"kept its data for {kept}, {len(missing)} not on this machine")
+    for err in missing:
+        print(f"error        {err.name}: {err.detail} [{err.reason}]", file=sys.stderr)
 
 
 class _Bar:

@@ -1,6 +1,7 @@
 """Running the pipeline over a batch of files, locally or on Dask.
 
-Takes files (or a folder, or an fsspec URL: :mod:`.inputs`) and a store. Gives the
+Takes files (or a folder, or an fsspec URL: :mod:`.inputs`, or a DJ's rekordbox,
+Traktor or M3U collection: :mod:`.collections`) and a store. Gives the
 store filled: hash -> decode -> describe -> store per file, here, in a local process
 pool (:mod:`.pipeline`) or on a Dask cluster (:mod:`.distributed`), with progress,
 and each file that failed named with its reason; then CNN embeddings of the
@@ -12,6 +13,9 @@ and a server-wide queue of analyses (:mod:`.queue`).
 from .._lazy import lazy_exports
 
 _EXPORTS = {
+    "collections": (
+        "read_collection", "collection_inputs", "keep_collection", "kept_collection",
+    ),
     "distributed": (
         "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
     ),
