@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 from engine.analysis.similar import METRICS
-from ui import charts, compute, controls, mix, downloads, page, player
+from ui import charts, compute, controls, dj, mix, downloads, page, player
 
 page.setup("Similar sections")
 st.title("Similar sections")
@@ -139,6 +139,7 @@ downloads.playlist_buttons(
     table_digest=analysis.section_digest(),
 )
 st.caption("The playlists play only each section (VLC reads the start and stop times); the file paths are where this server keeps the audio.")
+dj.dj_buttons(library, analysis, config, playlist, playlist=("Similar sections", f"near {nb.query_name} section {nb.query_section}"), key="sim_dj")
 c1, c2, c3 = st.columns(3)
 with c1:
     downloads.table_button(compute.sections(library, analysis), label="Features of every section (CSV)", file_name="cratemap-features.csv", key="dl_features")

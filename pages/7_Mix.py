@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import EngineError
-from ui import charts, controls, deploy, downloads, media, mix, page, player
+from ui import charts, controls, deploy, dj, downloads, media, mix, page, player
 from ui.library import require_library
 
 page.setup("Mix")
@@ -119,6 +119,9 @@ else:
             st.caption(f"Large library: {chain.note}.")
         shown["path"] = frame["path"].to_numpy()[chain.rows]
         downloads.playlist_buttons(shown, digest=chain.config_digest, title="CrateMap mix path", stem="cratemap-mix-path", key="mix_path_pl", table_digest=analysis.section_digest())
+        crates = controls.cluster_config(tuple(table.sections.names), len(table))  # the clusters the Classical page shows
+        ends = f"{shown['name'].iloc[0]} {int(shown['section'].iloc[0])} → {shown['name'].iloc[-1]} {int(shown['section'].iloc[-1])}"
+        dj.dj_buttons(library, analysis, crates, shown, playlist=("Mix paths", ends), key="mix_path_dj")
 
 st.subheader("Take it with you")
 downloads.playlist_buttons(

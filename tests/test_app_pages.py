@@ -83,7 +83,9 @@ def test_similar_sections_lists_neighbours_with_players():
     table = at.dataframe[0].value
     assert len(table) == 10 and table["distance"].is_monotonic_increasing
     assert len(at.get("audio")) >= 2
-    assert len(at.get("download_button")) == 5  # two playlists, features, assignments, projector
+    labels = [b.label for b in at.get("download_button")]
+    assert len(labels) == 7  # two playlists, rekordbox and Traktor, features, assignments, projector
+    assert "Export to rekordbox (XML)" in labels and "Export to Traktor (NML)" in labels
 
 
 def test_review_saves_a_judgement_and_shows_agreement():

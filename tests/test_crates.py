@@ -123,3 +123,31 @@ def test_the_cli_exports_a_store_to_traktor(demo_store, tmp_path):
     for want, got in zip(tracks, back.tracks):
         assert [round(c.start_s, 3) for c in got.cues] == [round(c.start_s, 3) for c in want.cues]
         assert [round(t.start_s, 3) for t in got.tempo] == [round(t.start_s, 3) for t in want.tempo]
+
+
+@pytest.mark.parametrize("root", ["", "D:\\Music"])
+def test_the_apps_export_buttons_build_both_files_with_the_playlist_on_screen(demo_store, root):
+    """ui.dj's file builder (what a click on "Export to rekordbox / Traktor" runs): locally each track where
+    this machine reads it; in public mode under the music folder the visitor typed, by its uploaded name."""
+    import pandas as pd
+
+    from engine.store.locations import under_root
+    from engine.store.traktor import read_traktor
+    from ui.dj import _build
+    from ui.library import Library
+
+    tracks = demo_store.tracks()
+    names = tuple(f"crate/{t.name}" for t in tracks)
+    library = Library(str(demo_store.url), tuple(t.track_id for t in tracks), names, tuple(t.path for t in tracks))
+    rows = pd.DataFrame({"track_id": [tracks[2].track_id, tracks[0].track_id, tracks[2].track_id]})
+    for write_name, read in (("write_rekordbox", read_rekordbox), ("write_traktor", read_traktor)):
+        import ui.dj
+
+        data = _build(library, AnalysisConfig(), ClusterConfig(k=3), tuple(dict.fromkeys(rows["track_id"])), ("Similar sections", "near x"), root,
+                      getattr(ui.dj, write_name))()  # fmt: skip
+        back = read(data)
+        want = [under_root(root, n) for n in names] if root else [t.path for t in tracks]
+        assert sorted(t.location for t in back.tracks) == sorted(want)
+        extra = [p for p in back.playlists if p.path[-2:] == ("Similar sections", "near x")]
+        assert len(extra) == 1 and extra[0].locations == (want[2], want[0])
+        assert sum(1 for p in back.playlists if p.path[-2] == "Clusters") == 3
