@@ -142,3 +142,34 @@ def test_bad_input_is_a_parameter_error():
         write_rekordbox(_tracks("/m")[:1], [DJPlaylist(path=("P",), locations=("/elsewhere.mp3",))])
     with pytest.raises(ParameterError, match="slots 0-7"):
         write_rekordbox([DJTrack(location="/m/a.mp3", cues=(DJCue(1.0, "x", slot=8),))])
+
+
+@pytest.mark.parametrize("root", ["/Users/dj/Music", "D:\\Musik"])
+def test_an_independent_reader_reads_back_what_is_written(root, tmp_path):
+    """pyrekordbox's XML reader (a third-party library) finds every track, cue, tempo, key and playlist as written."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    from pyrekordbox.rbxml import RekordboxXml
+
+    tracks = _tracks(root)
+    playlists = _playlists(tracks)
+    path = tmp_path / "cratemap.xml"
+    path.write_bytes(write_rekordbox(tracks, playlists))
+    xml = RekordboxXml(str(path))
+    assert xml.num_tracks == len(tracks)
+    got = xml.get_tracks()
+    for want, track in zip(tracks, got):
+        # pyrekordbox gives the URI's path without the leading "/" of a POSIX path
+        loc = track["Location"]
+        read = PureWindowsPath(loc) if root[1:2] == ":" else PurePosixPath("/" + loc.lstrip("/"))
+        assert str(read) == want.location
+        assert track["Name"] == want.name and track["Artist"] == want.artist and track["Tonality"] == want.key
+        assert track["AverageBpm"] == pytest.approx(want.bpm, abs=0.005) and track["TotalTime"] == round(want.duration_s)
+        assert [(m.Name, round(m.Start, 3), m.Num) for m in track.marks] == [(CUE_PREFIX + c.name, round(c.start_s, 3), c.slot) for c in want.cues]
+        assert [(round(t.Inizio, 3), round(t.Bpm, 2)) for t in track.tempos] == [(round(t.start_s, 3), round(t.bpm, 2)) for t in want.tempo]
+    ids = {t["TrackID"]: str(w.location) for t, w in zip(got, tracks)}
+    folder = xml.get_playlist(FOLDER)
+    for playlist in playlists:
+        node = xml.get_playlist(FOLDER, *playlist.path)
+        assert [ids[k] for k in node.get_tracks()] == list(playlist.locations)
+    assert [n.name for n in folder.get_playlists()] == ["Clusters", "Mix path 1"]
