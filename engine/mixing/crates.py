@@ -153,13 +153,6 @@ def _section_rows(table: MixTable, result) -> pd.DataFrame:
     return rows
 
 
-def _location(store, track_id: str, where: Mapping[str, str]) -> str:
-    if track_id in where:
-        return where[track_id]
-    track = store.track(track_id)
-    return track.path if track is not None else ""
-
-
 def _track(store, track_id: str, table: MixTable, rows: pd.DataFrame, where: Mapping[str, str]) -> DJTrack:
     desc = table.tracks[track_id]
     stored = store.track(track_id)
@@ -173,7 +166,7 @@ def _track(store, track_id: str, table: MixTable, rows: pd.DataFrame, where: Map
         cues.append(DJCue(start_s=float(r.start_s), name=f"Cluster {r.cluster}", slot=slot, colour=cluster_rgb(r.cluster)))
     tonic_name = desc.key.replace(" minor", "m").replace(" major", "")
     return DJTrack(
-        location=_location(store, track_id, where),
+        location=where.get(track_id, stored.path if stored is not None else ""),
         name=PurePosixPath(stored.name).stem if stored is not None else track_id[:12],  # the title: no folder, no suffix
         duration_s=float(stored.duration_s) if stored is not None else 0.0,
         bpm=float(desc.bpm),

@@ -127,8 +127,9 @@ class _Reader:
     this keeps the device fed. Holds at most two tracks' inputs at once."""
 
     def __init__(self, store: Store, track_ids, tracks, todo: list[int], *, analysis: AnalysisConfig, config: EmbedConfig, paths) -> None:
-        self.store, self.track_ids, self.tracks, self.todo = store, track_ids, tracks, todo
+        self.store, self.track_ids, self.tracks = store, track_ids, tracks
         self.analysis, self.config, self.paths = analysis, config, paths
+        self.following = dict(zip(todo, todo[1:]))  # a track to embed -> the next one to prepare
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="cratemap-embed-reader")
         self.ahead: dict[int, Future] = {}
         if todo:
@@ -153,9 +154,9 @@ class _Reader:
     def take(self, index: int):
         """The prepared inputs of track ``index`` (raising what preparing raised), after starting the next one's."""
         fut = self.ahead.pop(index, None) or self.pool.submit(self._prepare, index)
-        later = [j for j in self.todo if j > index]
-        if later and later[0] not in self.ahead:
-            self.ahead[later[0]] = self.pool.submit(self._prepare, later[0])
+        following = self.following.get(index)
+        if following is not None and following not in self.ahead:
+            self.ahead[following] = self.pool.submit(self._prepare, following)
         return fut.result()
 
 
