@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Judgement", "DJCue", "DJTempo", "DJTrack", "DJPlaylist", "DJCollection"]
+__all__ = ["Judgement", "SavedSection", "SavedResult", "DJCue", "DJTempo", "DJTrack", "DJPlaylist", "DJCollection"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,30 @@ class Judgement:
         if row.verdict == "wrong" and row.corrected_cluster is not None and not pd.isna(row.corrected_cluster):
             return f"cluster {int(row.corrected_cluster)}"
         return None  # "right" repeats the clustering's answer; "unsure" and a bare "wrong" name none
+
+
+@dataclass(frozen=True)
+class SavedSection:
+    """One section of a saved result."""
+
+    track_id: str  # sha256 of the file's bytes
+    name: str  # the track's display name when saved
+    section: int
+    start_s: float  # seconds
+    end_s: float  # seconds
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    """A result the user saved (a row of ``engine.store.saved.SavedResults``): a titled, ordered list of sections."""
+
+    id: int  # row id, increasing in the order results were saved
+    created_utc: str  # ISO 8601 in UTC
+    kind: str  # what it is, e.g. "similar" (the nearest sections of one section)
+    title: str
+    section_digest: str  # the analysis the sections were cut under ("" when unknown)
+    config_digest: str  # the settings that found them ("" when none)
+    sections: tuple[SavedSection, ...]  # in the order shown
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Takes per-track frames, sections and pieces. Keeps them as Parquet keyed by
 track and config digest in a folder or at any fsspec URL (:mod:`.core`; local
 paths versus URLs and storage options: :mod:`.urls`). Gives
 section tables to the analysis stage from a store, CSV, Parquet or DataFrame
-(:mod:`.tables`), experts' reviews kept in SQLite or PostgreSQL (:mod:`.reviews`) and exports:
+(:mod:`.tables`), experts' reviews and the results a user saved, kept in SQLite or PostgreSQL (:mod:`.reviews`,
+:mod:`.saved`), and exports:
 playlists, Embedding Projector TSVs, CSV and Parquet (:mod:`.export`), with file locations
 written as rekordbox and Traktor write them (:mod:`.locations`), and DJ collections read from and
 written into rekordbox XML (:mod:`.rekordbox`) and Traktor NML (:mod:`.traktor`). A store can be seeded
@@ -30,6 +31,9 @@ _EXPORTS = {
     ),
     "reviews": (
         "VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table",
+    ),
+    "saved": (
+        "SavedResults",
     ),
     "seed": (
         "seed_store",

@@ -44,29 +44,20 @@ relearn the clusters, not the reviewers' ears), so it gives no label; nor do
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import sqlite3
-import threading
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, CheckConstraint, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, delete, event,
-    func, insert, inspect, select,
+    BigInteger, CheckConstraint, Column, Float, Index, Integer, MetaData, Table, Text, delete, func, insert, inspect, select,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Connection
 
 from ..errors import ParameterError, StoreError
 from ..records import Judgement
+from ._database import OwnedDatabase, clean, now_utc
 
 __all__ = ["VERDICTS", "SCHEMA_VERSION", "ReviewStore", "agreement_table"]
 
@@ -76,15 +67,10 @@ VERDICTS: tuple[str, ...] = ("right", "wrong", "unsure")
 #: Bump when the table layout changes (checked on open). 2: rows have an owner.
 SCHEMA_VERSION = 2
 
-_BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction (or a pooled connection)
-_CONNECT_TIMEOUT_S = 10  # how long opening a PostgreSQL connection may take
-_POOL_SIZE, _POOL_OVERFLOW = 3, 7  # PostgreSQL connections a process keeps, and opens beyond them at a peak
 _MAX_TEXT = 2000  # characters kept of a comment
 _MAX_NAME = 80  # characters kept of a reviewer name or a free label
-_MAX_OWNER = 200  # characters an owner may have (never trimmed: two owners must never merge)
 _VERSION_KEY = "review_schema_version"
 _SETUP_LOCK = 0x43524D52  # pg_advisory_xact_lock key: one process sets the schema up at a time ("CRMR")
-_WRITE = "cratemap_write"  # execution option: this SQLite transaction writes (BEGIN IMMEDIATE)
 _UNKNOWN = object()  # a judgements table with no version recorded
 
 _METADATA = MetaData()
@@ -117,113 +103,13 @@ _COLUMNS = tuple(column.name for column in _JUDGEMENTS.columns if column.name !=
 _META = Table("cratemap_meta", _METADATA, Column("key", Text, primary_key=True), Column("value", Text, nullable=False))
 
 
-def _database_url(target: str | os.PathLike | URL) -> URL:
-    """The SQLAlchemy URL of ``target``: a path (no ``://``) is a SQLite file, PostgreSQL URLs get psycopg."""
-    if isinstance(target, URL):
-        url = target
-    else:
-        text = os.fspath(target) if isinstance(target, os.PathLike) else target
-        if not isinstance(text, str) or not text.strip():
-            raise ParameterError(f"the review database must be a path or a database URL, got {type(target).__name__}")
-        if "://" not in text:
-            return URL.create("sqlite", database=str(Path(text).expanduser().absolute()))
-        try:
-            url = make_url(text)
-        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-            raise ParameterError(
-                "the review database URL cannot be read; give sqlite:///path or postgresql://user:password@host/database"
-            ) from None
-    if url.drivername in ("postgres", "postgresql"):
-        url = url.set(drivername="postgresql+psycopg")
-    backend = url.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise ParameterError(f"{_shown(url)} is neither SQLite nor PostgreSQL; reviews are kept in one of those")
-    if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            raise ParameterError("an in-memory SQLite database would lose every judgement; name a file")
-        url = url.set(database=str(Path(url.database).expanduser().absolute()))
-    return url
-
-
-def _shown(url: URL) -> str:
-    """``url`` as it may be shown: its password masked."""
-    return url.render_as_string(hide_password=True)
-
-
-def _reason(exc: BaseException, url: URL) -> str:
-    """One line saying why ``exc`` happened: the driver's own first line, never a password or SQL."""
-    orig = getattr(exc, "orig", None) or exc
-    text = next((line.strip() for line in str(orig).splitlines() if line.strip()), type(orig).__name__)
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    return text[:300]
-
-
-_ENGINES: dict[str, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def _engine_for(url: URL) -> Engine:
-    """The one engine of ``url`` in this process (created on first use)."""
-    key = url.render_as_string(hide_password=False)
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            engine = _ENGINES[key] = _new_engine(url)
-    return engine
-
-
-def _new_engine(url: URL) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        # a connection per use (NullPool): SQLite connections are cheap, and none is ever shared across threads
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": _BUSY_TIMEOUT_S})
-        event.listen(engine, "connect", _sqlite_connected)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
-    return create_engine(url, pool_size=_POOL_SIZE, max_overflow=_POOL_OVERFLOW, pool_timeout=_BUSY_TIMEOUT_S,
-                         pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
-
-
-def _sqlite_connected(dbapi_connection, _record) -> None:
-    # SQLAlchemy's documented recipe: sqlite3 never begins a transaction of its own; _sqlite_begin does
-    dbapi_connection.isolation_level = None
-    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
-    dbapi_connection.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode up to the last checkpointed commit
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    # a writer takes the write lock at BEGIN (waiting up to the busy timeout), so it never fails halfway
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
-
-def _forget_engines() -> None:
-    """In a forked child: the parent's pools are the parent's (psycopg never closes a connection of another pid)."""
-    global _ENGINES_LOCK
-    _ENGINES_LOCK = threading.Lock()
-    _ENGINES.clear()
-
-
-os.register_at_fork(after_in_child=_forget_engines)
-
-
-def _clean(text: object, limit: int) -> str:
-    s = "" if text is None else str(text)
-    s = "".join(ch for ch in s if ch in "\n\t" or ch.isprintable())
-    return s.strip()[:limit]
-
-
-def _now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
 
 def _checked_row(
     *, reviewer, track_id, name, section, start_s, end_s, assigned_cluster, verdict, corrected_cluster, label, comment,
     config_digest, section_digest,
 ) -> dict:
     """The row :meth:`ReviewStore.add` writes: its arguments checked, cleaned and stamped with the time (UTC)."""
-    reviewer = _clean(reviewer, _MAX_NAME)
+    reviewer = clean(reviewer, _MAX_NAME)
     if not reviewer:
         raise ParameterError("give a reviewer name")
     if verdict not in VERDICTS:
@@ -245,24 +131,24 @@ def _checked_row(
     if corrected is not None and corrected == assigned_cluster:
         raise ParameterError(f"the corrected cluster {corrected} is the assigned one; mark the verdict 'right' instead")
     return {
-        "created_utc": _now_utc(),
+        "created_utc": now_utc(),
         "reviewer": reviewer,
         "track_id": str(track_id),
-        "name": _clean(name, 1000),
+        "name": clean(name, 1000),
         "section": section,
         "start_s": start_s,
         "end_s": end_s,
         "assigned_cluster": assigned_cluster,
         "verdict": verdict,
         "corrected_cluster": corrected,
-        "label": _clean(label, _MAX_NAME),
-        "comment": _clean(comment, _MAX_TEXT),
+        "label": clean(label, _MAX_NAME),
+        "comment": clean(comment, _MAX_TEXT),
         "config_digest": str(config_digest),
         "section_digest": str(section_digest),
     }
 
 
-class ReviewStore:
+class ReviewStore(OwnedDatabase):
     """Judgements in a SQLite file or a PostgreSQL database (tables created when missing).
 
     Parameters
@@ -292,52 +178,13 @@ class ReviewStore:
         If the database cannot be created, reached or set up, or holds another schema version.
     """
 
-    def __init__(self, target: str | os.PathLike | URL, *, owner: str = "") -> None:
-        if not isinstance(owner, str) or len(owner) > _MAX_OWNER:
-            raise ParameterError(f"owner must be a string of at most {_MAX_OWNER} characters")
-        self.owner = owner
-        self._url = _database_url(target)
-        self.url = _shown(self._url)
-        self._sqlite = self._url.get_backend_name() == "sqlite"
-        self.path = Path(self._url.database) if self._sqlite else None
-        self._where = str(self.path) if self.path is not None else self.url  # how messages name the database
-        if self.path is not None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the folder for {self.path} ({exc.strerror or exc})") from exc
-        try:
-            self._engine = _engine_for(self._url)
-        except (SQLAlchemyError, ImportError) as exc:
-            raise self._error("open the review database", exc)
-        self._writer = self._engine.execution_options(**{_WRITE: True})
-        self._set_up()
-
-    def __repr__(self) -> str:
-        return f"ReviewStore({self.url!r}, owner={self.owner!r})"
-
-    def _error(self, doing: str, exc: BaseException) -> StoreError:
-        """``exc`` as one sentence; the driver's error stays attached unless the URL has a password."""
-        error = StoreError(f"cannot {doing} {self._where} ({_reason(exc, self._url)})")
-        if self._url.password is None:
-            error.__cause__ = exc
-        error.__suppress_context__ = True
-        return error
-
-    @contextlib.contextmanager
-    def _connection(self, doing: str = "read judgements from", *, write: bool = False) -> Iterator[Connection]:
-        """A connection for reads (rolled back on leaving) or one write transaction (``BEGIN IMMEDIATE``
-        on SQLite; committed on leaving, rolled back on an error); a database error becomes a StoreError."""
-        try:
-            with self._writer.begin() if write else self._engine.connect() as conn:
-                yield conn
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            raise self._error(doing, exc)
+    _OPENING = "open the review database"
+    _READING = "read judgements from"
 
     # -- the schema --------------------------------------------------------
     def _set_up(self) -> None:
         """Create the tables, migrate a schema 1 SQLite file, or refuse another schema."""
-        with self._connection("open the review database") as conn:
+        with self._connection(self._OPENING) as conn:
             if self._schema_found(conn) == str(SCHEMA_VERSION):
                 return  # the usual case, without taking the write lock
         with self._connection("set up the review database", write=True) as conn:
