@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 
-from ui import charts, controls, deploy, page, state
+from ui import charts, collection, controls, deploy, page, state
 from ui.library import ensure_analysed, forget_uploads, resolve_store, save_uploads, store_info
 
 page.setup("Library")
@@ -23,6 +23,8 @@ SOURCES = {
 }
 if PUBLIC and not NAMED:
     del SOURCES["store"]  # the operator named no store: there is nothing else to open
+if not PUBLIC:  # the server cannot read a visitor's paths, so a collection is for a local app
+    SOURCES["collection"] = "A rekordbox or Traktor collection (or an M3U playlist)"
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -33,6 +35,8 @@ with left:
             "Eleven real, freely licensed tracks (28 minutes): game soundtracks, techno loops, two pairs of versions "
             "of the same piece and one jazz tune for contrast. Credits and licences are in the README."
         )
+    elif source == "collection":
+        collection.uploaders()
     elif source == "store":
         if PUBLIC:
             st.selectbox(
@@ -122,7 +126,11 @@ if analysed is None:
     if source == "store":
         st.info("Choose a store above to open it." if PUBLIC else "Give the folder or URL of a store above to open it.")
     else:
-        st.info("Drop a folder (or some files) above to analyse them, or choose the demo library.")
+        st.info(
+            "Drop your collection file above (and the music folder, if its tracks are not on this computer)."
+            if source == "collection"
+            else "Drop a folder (or some files) above to analyse them, or choose the demo library."
+        )
     st.stop()
 
 result = analysed.result
@@ -132,12 +140,13 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Tracks", len(result.tracks))
 c2.metric("Sections", n_sections)
 c3.metric("Minutes of audio", f"{result.seconds_of_audio / 60:.1f}")
-c4.metric("Could not be read", len(result.errors))
+problems = [*analysed.missing, *result.errors]  # a collection's tracks not found, then files that could not be read
+c4.metric("Could not be read", len(problems))
 
-if result.errors:
-    st.subheader(f"Files that could not be analysed ({len(result.errors)})")
+if problems:
+    st.subheader(f"Files that could not be analysed ({len(problems)})")
     st.dataframe(
-        pd.DataFrame([{"file": e.name, "reason": e.reason, "why": deploy.said(e.detail)} for e in result.errors]),
+        pd.DataFrame([{"file": e.name, "reason": e.reason, "why": deploy.said(e.detail)} for e in problems]),
         hide_index=True,
         width="stretch",
     )

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine.errors import EngineError
-from ui import charts, compute, controls, deploy, mix, page, player, state
+from ui import charts, compute, controls, deploy, dj, mix, page, player, state
 
 page.setup("Classical features")
 st.title("Classical features")
@@ -117,12 +117,12 @@ if result.k >= 2:
 # ----------------------------------------------------------------------------- the selection
 if len(sel) > 1:
     st.subheader(f"Your selection: {len(sel)} sections")
-    dj = [c for c in ("bpm", "camelot", "energy_level") if c in frame.columns]
-    shown = frame.iloc[sel][["name", "section", "start_s", "end_s", "cluster", *dj]].copy()
+    dj_cols = [c for c in ("bpm", "camelot", "energy_level") if c in frame.columns]
+    shown = frame.iloc[sel][["name", "section", "start_s", "end_s", "cluster", *dj_cols]].copy()
     shown["start"] = shown["start_s"].map(charts.mmss)
     shown["end"] = shown["end_s"].map(charts.mmss)
     st.dataframe(
-        shown[["name", "section", "start", "end", "cluster", *dj]].rename(columns={"name": "track", "bpm": "BPM", "camelot": "key (Camelot)", "energy_level": "energy"}),
+        shown[["name", "section", "start", "end", "cluster", *dj_cols]].rename(columns={"name": "track", "bpm": "BPM", "camelot": "key (Camelot)", "energy_level": "energy"}),
         hide_index=True,
         width="stretch",
         column_config={"BPM": st.column_config.NumberColumn(format="%.1f")},
@@ -169,6 +169,14 @@ with tab_clusters:
                 a, b = st.columns([5, 1])
                 a.markdown(f"- {charts.section_label(rr['name'], rr['section'], rr['start_s'], rr['end_s'])}")
                 b.button("Listen", key=f"typical_{s.cluster}_{r}", on_click=controls.set_focus, args=(FOCUS, controls.section_key(frame, r)))
+    if tab_clusters.open:
+        st.markdown(
+            "**Take the clusters to your DJ software:** one crate per cluster, a memory cue at every section and a hot cue "
+            "at each cluster's most typical section of a track, in the map's colours"
+            + (f", and your selection of {len(sel)} sections as a playlist." if len(sel) > 1 else ".")
+        )
+        picked = frame.iloc[sel] if len(sel) > 1 else None
+        dj.dj_buttons(library, analysis, config, picked, playlist=("Selections", f"{len(sel)} sections picked on the map"), key="classical_dj")
 with tab_fuzzy:
     if not tab_fuzzy.open:
         pass

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 from engine.analysis.similar import METRICS
-from ui import charts, compute, controls, dj, mix, downloads, page, player
+from ui import charts, compute, controls, dj, mix, downloads, page, player, saved
 
 page.setup("Similar sections")
 st.title("Similar sections")
@@ -130,6 +130,7 @@ with b:
 
 st.subheader("Take it with you")
 playlist = pd.concat([frame.iloc[[row]], found], ignore_index=True)
+saved.save_box(playlist, title=f"near {nb.query_name} section {nb.query_section}", analysis=analysis, config_digest=nb.config_digest, key="sim_saved")
 downloads.playlist_buttons(
     playlist,
     digest=nb.config_digest,

@@ -88,6 +88,25 @@ def test_similar_sections_lists_neighbours_with_players():
     assert "Export to rekordbox (XML)" in labels and "Export to Traktor (NML)" in labels
 
 
+def test_a_similar_sections_result_is_saved_listed_and_deleted():
+    from engine.store.saved import SavedResults
+    from ui.library import review_db_path
+
+    at = run_page("pages/5_Similar_sections.py")
+    before = len(SavedResults(review_db_path()).results())
+    at.text_input(key="sim_saved_title").input("my warm-up").run()
+    at.button(key="sim_saved_save").click().run()
+    assert page_errors(at) == []
+    mine = [r for r in SavedResults(review_db_path()).results() if r.title == "my warm-up"]
+    assert len(mine) == 1 and len(mine[0].sections) == 11  # the section and its 10 neighbours, in order
+    listing = at.dataframe[0].value
+    assert [(x.name, x.section) for x in mine[0].sections[1:]] == list(zip(listing["track"], listing["section"]))
+    assert any(e.label.startswith("Saved results (") for e in at.expander)
+    at.button(key=f"sim_saved_delete_{mine[0].id}").click().run()
+    assert page_errors(at) == []
+    assert len(SavedResults(review_db_path()).results()) == before
+
+
 def test_review_saves_a_judgement_and_shows_agreement():
     at = run_page("pages/6_Review.py")
     at.text_input(key="_w_reviewer").input("Test Reviewer").run()

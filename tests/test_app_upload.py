@@ -87,3 +87,35 @@ def test_safe_relative_path():
     assert safe_relative_path("a/\x00b\x1f/c.wav") == "a/b/c.wav"
     assert safe_relative_path("..") == "upload"
     assert ".." not in Path(safe_relative_path("x/../../y.wav")).parts
+
+
+def test_a_djs_collection_and_its_music_folder_are_analysed_and_its_data_kept():
+    """Local mode: a rekordbox XML made on the DJ's computer, and the music folder uploaded beside it."""
+    from engine.records import DJCue, DJPlaylist, DJTrack
+    from engine.run.collections import kept_collection
+    from engine.store.core import Store
+    from engine.store.rekordbox import write_rekordbox
+
+    one, two, gone = "D:\\Music\\crate\\one.wav", "D:\\Music\\crate\\two.wav", "D:\\Music\\gone.wav"
+    xml = write_rekordbox(
+        [DJTrack(location=one, bpm=120.0, cues=(DJCue(10.0, "my drop", slot=0),)), DJTrack(location=two), DJTrack(location=gone)],
+        [DJPlaylist(path=("Friday",), locations=(two, one, gone))],
+    )
+    at = _library_page()
+    at.radio(key="_w_source").set_value("collection").run()
+    assert page_errors(at) == []
+    at.file_uploader[0].set_value(("collection.xml", xml, "application/xml")).run()
+    at.file_uploader[1].set_value(
+        [("music/crate/one.wav", wav_bytes(35, seed=5), "audio/wav"), ("music/crate/two.wav", wav_bytes(35, seed=6), "audio/wav")]
+    ).run()
+    assert page_errors(at) == []
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Tracks"] == "2" and metrics["Could not be read"] == "1"
+    errors = at.dataframe[0].value
+    assert errors["file"].tolist() == ["gone.wav"] and errors["reason"].tolist() == ["missing"]
+    library = at.session_state["_analysed"][1].library
+    store = Store(library.store_root)
+    kept = {k["location"]: k for k in (kept_collection(store, t) for t in library.track_ids)}
+    assert set(kept) == {one, two}
+    assert kept[one]["bpm"] == 120.0 and kept[one]["playlists"] == ["CrateMap/Friday"]
+    assert at.session_state["dj_collection"]["program"] == "rekordbox"  # the exports merge into it

@@ -77,3 +77,35 @@ def test_collections_are_told_apart_and_bad_ones_refused(tmp_path, music):
     with pytest.raises(ParameterError, match="no collection file"):
         read_collection(tmp_path / "none.xml")
     assert main(["analyze", str(here[0]), "--from", str(odd), "--out", str(tmp_path / "s")]) == 2
+
+
+def test_files_not_on_this_machine_are_found_among_the_uploaded_ones_by_the_tail_of_their_path(tmp_path):
+    """A collection made on the DJ's computer, read here beside their uploaded music folder."""
+    from engine.records import DJCollection, InputFile
+    from engine.run.collections import locate_collection
+
+    def upload(name: str) -> InputFile:
+        path = tmp_path / "uploads" / str(abs(hash(name))) / name.rsplit("/", 1)[-1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        return InputFile(str(path), name)
+
+    given = [upload("Music/House/Intro.mp3"), upload("Music/Techno/Intro.mp3"), upload("Music/Techno/Peak Time.MP3"),
+             upload("Other/Dup.mp3"), upload("Else/Dup.mp3")]  # fmt: skip
+    here = tmp_path / "on this machine.ogg"
+    here.write_bytes(b"y")
+    collection = DJCollection(
+        tracks=tuple(DJTrack(location=loc) for loc in (
+            "D:\\Music\\Techno\\Intro.mp3", "/Users/dj/music/house/intro.mp3", "/Users/dj/Music/Techno/peak time.mp3",
+            str(here), "/Users/dj/Music/Dup.mp3", "/Users/dj/Music/Gone.mp3",
+        )),
+        program="rekordbox",
+    )  # fmt: skip
+    found, missing = locate_collection(collection, given)
+    assert found["D:\\Music\\Techno\\Intro.mp3"].path == given[1].path  # two Intro.mp3: the folder decides
+    assert found["/Users/dj/music/house/intro.mp3"].path == given[0].path  # letter case ignored, as on Windows and macOS
+    assert found["/Users/dj/Music/Techno/peak time.mp3"].path == given[2].path
+    assert found[str(here)].path == str(here)  # a file on this machine is read where it is
+    assert found["D:\\Music\\Techno\\Intro.mp3"].name == "Intro.mp3"
+    assert {(e.name, e.reason) for e in missing} == {("Dup.mp3", "ambiguous"), ("Gone.mp3", "missing")}
+    assert "2 of the files given" in next(e.detail for e in missing if e.reason == "ambiguous")

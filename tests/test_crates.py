@@ -126,28 +126,76 @@ def test_the_cli_exports_a_store_to_traktor(demo_store, tmp_path):
 
 
 @pytest.mark.parametrize("root", ["", "D:\\Music"])
-def test_the_apps_export_buttons_build_both_files_with_the_playlist_on_screen(demo_store, root):
+def test_the_apps_export_buttons_build_both_files_with_the_playlist_on_screen(demo_store, root, tmp_path):
     """ui.dj's file builder (what a click on "Export to rekordbox / Traktor" runs): locally each track where
-    this machine reads it; in public mode under the music folder the visitor typed, by its uploaded name."""
+    this machine reads it; in public mode under the music folder the visitor typed, by its uploaded name.
+    The saved similar-section results of this analysis are playlists too."""
     import pandas as pd
 
     from engine.store.locations import under_root
-    from engine.store.traktor import read_traktor
-    from ui.dj import _build
+    from engine.store.saved import SavedResults
+    from engine.store.traktor import read_traktor, write_traktor
+    from ui.dj import _Job
     from ui.library import Library
 
     tracks = demo_store.tracks()
     names = tuple(f"crate/{t.name}" for t in tracks)
     library = Library(str(demo_store.url), tuple(t.track_id for t in tracks), names, tuple(t.path for t in tracks))
     rows = pd.DataFrame({"track_id": [tracks[2].track_id, tracks[0].track_id, tracks[2].track_id]})
-    for write_name, read in (("write_rekordbox", read_rekordbox), ("write_traktor", read_traktor)):
-        import ui.dj
-
-        data = _build(library, AnalysisConfig(), ClusterConfig(k=3), tuple(dict.fromkeys(rows["track_id"])), ("Similar sections", "near x"), root,
-                      getattr(ui.dj, write_name))()  # fmt: skip
-        back = read(data)
+    saved = SavedResults(tmp_path / "reviews.sqlite")
+    kept = pd.DataFrame({"track_id": [tracks[3].track_id, tracks[1].track_id, "not-in-this-library"], "name": ["a", "b", "c"],
+                         "section": [0, 2, 1], "start_s": [0.0, 30.0, 15.0], "end_s": [15.0, 45.0, 30.0]})  # fmt: skip
+    saved.save(kept, title="warm-up", section_digest=AnalysisConfig().section_digest())
+    saved.save(kept.iloc[:1], title="warm-up", section_digest=AnalysisConfig().section_digest())  # the same title again
+    saved.save(kept, title="another analysis", section_digest="other")
+    job = _Job(library, AnalysisConfig(), ClusterConfig(k=3), tuple(dict.fromkeys(rows["track_id"])), ("Similar sections", "near x"), root, saved, None)
+    for fmt, write, read in (("rekordbox", write_rekordbox, read_rekordbox), ("traktor", write_traktor, read_traktor)):
+        back = read(job.runner(fmt, write)())
         want = [under_root(root, n) for n in names] if root else [t.path for t in tracks]
         assert sorted(t.location for t in back.tracks) == sorted(want)
         extra = [p for p in back.playlists if p.path[-2:] == ("Similar sections", "near x")]
         assert len(extra) == 1 and extra[0].locations == (want[2], want[0])
         assert sum(1 for p in back.playlists if p.path[-2] == "Clusters") == 3
+        kept_lists = {p.path[-1]: p.locations for p in back.playlists if p.path[-2] == "Saved similar sections"}
+        assert kept_lists == {"warm-up": (want[3], want[1]), "warm-up (2)": (want[3],)}
+
+
+def test_an_export_merges_into_the_djs_own_collection_and_keeps_their_locations(demo_store, tmp_path):
+    """A library read from the DJ's collection: each track keeps the location their program gave it, and their
+    own cues and playlists stay in the file CrateMap gives back."""
+    from engine.records import DJCollection, DJCue, DJPlaylist, DJTrack
+    from engine.run.collections import keep_collection
+    from engine.store.locations import path_to_rekordbox
+    from engine.store.saved import SavedResults
+    from ui.dj import _Job
+    from ui.library import Library
+
+    tracks = demo_store.tracks()
+    theirs = "/Users/dj/Music/crate 0/first one.ogg"
+    own = DJCollection(
+        tracks=(DJTrack(location=theirs, cues=(DJCue(name="my drop", start_s=64.1, slot=0),)),),
+        playlists=(DJPlaylist(path=("My Sets", "Friday"), locations=(theirs,)),),
+        program="rekordbox",
+    )
+    own_file = f"""<?xml version="1.0" encoding="UTF-8"?>
+<DJ_PLAYLISTS Version="1.0.0"><PRODUCT Name="rekordbox" Version="6.8.5" Company="AlphaTheta"/>
+  <COLLECTION Entries="1">
+    <TRACK TrackID="17" Name="Mine" Rating="204" Location="{path_to_rekordbox(theirs)}">
+      <POSITION_MARK Name="my drop" Type="0" Start="64.100" Num="0"/>
+    </TRACK>
+  </COLLECTION>
+  <PLAYLISTS><NODE Type="0" Name="ROOT" Count="1"><NODE Type="0" Name="My Sets" Count="1">
+    <NODE Name="Friday" Type="1" KeyType="0" Entries="1"><TRACK Key="17"/></NODE></NODE></NODE></PLAYLISTS>
+</DJ_PLAYLISTS>""".encode()  # as the DJ's program writes it
+    keep_collection(demo_store, own, {theirs: tracks[0].track_id})
+    library = Library(str(demo_store.url), tuple(t.track_id for t in tracks), tuple(t.name for t in tracks), tuple(t.path for t in tracks))
+    job = _Job(library, AnalysisConfig(), ClusterConfig(k=3), (), ("x", "y"), "", SavedResults(tmp_path / "r.sqlite"),
+               {"program": "rekordbox", "data": own_file})  # fmt: skip
+    back = read_rekordbox(job.runner("rekordbox", write_rekordbox)())
+    locations = {t.location for t in back.tracks}
+    assert theirs in locations and tracks[0].path not in locations  # the DJ's own location, not this machine's copy
+    first = next(t for t in back.tracks if t.location == theirs)
+    assert any(c.name == "my drop" and c.slot == 0 for c in first.cues)  # their hot cue kept
+    assert any(c.name.startswith(CUE_PREFIX) for c in first.cues)  # CrateMap's cues added
+    assert first.rating == 4 and ("My Sets", "Friday") in {p.path for p in back.playlists}  # their rating and playlist
+    assert len(back.tracks) == len(tracks)

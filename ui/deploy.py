@@ -167,7 +167,7 @@ def space() -> VisitorSpace:
 
 
 def sweep(*, force: bool = False) -> list[str]:
-    """Remove expired and over-budget spaces (at most once a minute); drop the reviews of removed anonymous visitors."""
+    """Remove expired and over-budget spaces (at most once a minute); drop the reviews and saved results of removed anonymous visitors."""
     with _sweep_lock:
         if not force and time.time() - _last_sweep[0] < _SWEEP_EVERY_S:
             return []
@@ -175,12 +175,13 @@ def sweep(*, force: bool = False) -> list[str]:
     removed = spaces().sweep(active_s=_ACTIVE_S)
     if removed:
         log.info("removed %d visitor spaces (expired or over the disk budget)", len(removed))
-    from .reviews import reviews_of
+    from .reviews import reviews_of, saved_of
 
     for key in removed:
-        if key.startswith("a-"):  # a signed-in visitor's reviews are never removed
+        if key.startswith("a-"):  # a signed-in visitor's reviews and saved results are never removed
             try:
                 reviews_of(key).delete_owner()
+                saved_of(key).delete_owner()
             except EngineError as exc:
                 log.warning("could not remove the reviews of an expired visitor: %s", exc)
     return removed

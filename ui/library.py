@@ -278,10 +278,15 @@ class Analysed:
     skipped: tuple[str, ...]  # files not tried (not audio by name)
     label: str  # "the demo library" / "your upload"
     config: AnalysisConfig
+    missing: tuple = ()  # FileErrors: a DJ collection's tracks whose files were not found
 
 
 def current_inputs() -> tuple[list[InputFile], list[str], str]:
     """The files of the session's library, the names skipped, and what to call it."""
+    if state.get("source") == "collection" and not deploy.is_public():
+        from . import collection
+
+        return collection.inputs()
     if state.get("source") != "demo":
         if deploy.is_public():  # everything in the visitor's own space, this visit's uploads and earlier ones
             pairs = [(f.path, f.name) for f in deploy.space().files]
@@ -405,6 +410,12 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
             status.update(label="Analysis failed", state="error")
             st.error(deploy.said(exc))
             st.stop()
+        missing = ()
+        if state.get("source") == "collection" and not deploy.is_public():
+            from . import collection
+
+            collection.keep(store, result)
+            missing = collection.missing()
         done = f"{len(result.tracks)} tracks ready in {result.wall_s:.1f} s"
         if counts["cached"]:
             done += f" ({counts['cached']} answered by the store)"
@@ -417,6 +428,7 @@ def ensure_analysed(*, show_summary: bool = False) -> Analysed | None:
         skipped=tuple(skipped),
         label=label,
         config=config,
+        missing=missing,
     )
     st.session_state["_analysed"] = (key, analysed)
     return analysed

@@ -1,4 +1,4 @@
-"""Where this visitor's reviews are kept: one review database, each visitor's rows their own.
+"""Where this visitor's reviews and saved results are kept: one review database, each visitor's rows their own.
 
 The database is ``reviews_url`` from the ``[cratemap]`` secrets (PostgreSQL
 on a deployment, where the server's disk does not survive a restart), or a
@@ -10,6 +10,7 @@ the owner's rows.
 from __future__ import annotations
 
 from engine.store.reviews import ReviewStore
+from engine.store.saved import SavedResults
 
 from . import deploy
 
@@ -27,6 +28,15 @@ def reviews_of(owner: str) -> ReviewStore:
 def reviews() -> ReviewStore:
     """This visitor's reviews."""
     return reviews_of(deploy.visitor().key)
+
+
+def saved_of(owner: str) -> SavedResults:
+    return SavedResults(target(), owner=owner)
+
+
+def saved() -> SavedResults:
+    """This visitor's saved results."""
+    return saved_of(deploy.visitor().key)
 
 
 def where() -> str:

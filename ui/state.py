@@ -17,7 +17,7 @@ import streamlit as st
 #: Every persisted setting and its default.
 DEFAULTS: dict[str, Any] = {
     # library and analysis
-    "source": "demo",  # "demo" | "folder" | "files" | "store"
+    "source": "demo",  # "demo" | "folder" | "files" | "store" | "collection" (local mode)
     "store_url": "",  # source "store": an existing store's folder or fsspec URL
     "preset": "default",  # engine.config.PRESETS
     "section_seconds": 15,  # seconds

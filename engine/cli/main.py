@@ -136,12 +136,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     config = _analysis_config(args)
     options = store_options(args.store_options)
-    collection, missing = None, []
+    collection, found, missing = None, {}, []
     if args.collection:
         if args.sources:
             raise ParameterError("give either folders and files or --from COLLECTION, not both")
-        inputs, missing, collection = _collection_inputs(args.collection)
-        skipped = []
+        found, missing, collection = _collection_inputs(args.collection)
+        inputs, skipped = list(found.values()), []
     else:
         sources = args.sources or [DEMO_DIR]
         inputs, skipped = collect_inputs(sources, storage_options=options)
@@ -165,28 +165,26 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     for err in embed_errors:
         print(f"error        {err} [embedding]", file=sys.stderr)
     if collection is not None:
-        _keep_collection(store, collection, inputs, result, missing)
+        _keep_collection(store, collection, found, result, missing)
     return EXIT_PARTIAL if result.errors or embed_errors or missing else EXIT_OK
 
 
 def _collection_inputs(path: str):
-    """The files a DJ collection names that are here, those that are not (FileErrors), and the collection."""
-    from ..run.collections import collection_inputs, read_collection
+    """The files a DJ collection names that are here (location -> InputFile), those that are not (FileErrors), and the collection."""
+    from ..run.collections import locate_collection, read_collection
 
     collection = read_collection(path)
-    inputs, missing = collection_inputs(collection)
-    if not inputs and not missing:
+    found, missing = locate_collection(collection)
+    if not found and not missing:
         raise ParameterError(f"{path} names no tracks")
-    return inputs, missing, collection
+    return found, missing, collection
 
 
-def _keep_collection(store, collection, inputs, result, missing) -> None:
+def _keep_collection(store, collection, found, result, missing) -> None:
     """Store what the collection knew of each analysed track; report the files it names that are not here."""
-    from ..run.collections import keep_collection
+    from ..run.collections import analysed_locations, keep_collection
 
-    by_path = {t.path: t.track_id for t in result.tracks}  # each track records where it was read
-    located = {i.path: by_path[i.path] for i in inputs if i.path in by_path}
-    kept = keep_collection(store, collection, located)
+    kept = keep_collection(store, collection, analysed_locations(found, result))
     print(f"collection   {collection.program}: {len(collection.tracks)} tracks, {len(collection.playlists)} playlists; "
           f"kept its data for {kept}, {len(missing)} not on this machine")
     for err in missing:

@@ -14,7 +14,7 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     "collections": (
-        "read_collection", "collection_inputs", "keep_collection", "kept_collection",
+        "read_collection", "locate_collection", "collection_inputs", "analysed_locations", "keep_collection", "kept_collection",
     ),
     "distributed": (
         "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
