@@ -403,8 +403,14 @@ class MixConfig(_Config):
         _check(0 <= self.lead_bars <= 64 and 0 <= self.tail_bars <= 64, "lead_bars and tail_bars must be in 0..64")
 
     def descriptor_digest(self) -> str:
-        """Digest of the fields that decide stored descriptors (tempo range, key profile)."""
+        """Digest of what decides stored descriptors: the tempo range, the key profile and the rules' version."""
         return digest_of(_DescriptorKey(self.bpm_min, self.bpm_max, self.key_profile))
+
+
+#: Bump when the descriptor rules change what they store (2: tempo notes name their alternative; the key
+#: from tonal evidence, with a clarity-scaled confidence and ``key_clear``), so that
+#: descriptors a store cached under the old rules are computed again instead of read.
+DESCRIPTOR_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -412,6 +418,7 @@ class _DescriptorKey(_Config):
     bpm_min: float
     bpm_max: float
     key_profile: str
+    rules: int = DESCRIPTOR_RULES
 
 @dataclass(frozen=True)
 class Quotas(_Config):

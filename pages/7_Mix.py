@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine.describe.key import CLEAR_KEY
 from engine.errors import EngineError
 from ui import charts, controls, deploy, dj, downloads, media, mix, page, player
 from ui.library import require_library
@@ -36,10 +37,17 @@ q = frame.iloc[row]
 st.subheader(charts.section_label(str(q["name"]), int(q["section"]), q["start_s"], q["end_s"]))
 c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
 c1.metric("Tempo", f"{q['bpm']:.1f} BPM", help=f"confidence {q['bpm_confidence']:.2f}. {q['tempo_note']}")
-c2.metric("Key", f"{q['camelot']}", q["key"], delta_color="off", help=f"strength {q['key_strength']:.2f}, profile {config.key_profile}")
+if q["key_clear"]:
+    c2.metric("Key", f"{q['camelot']}", q["key"], delta_color="off",
+              help=f"confidence {q['key_confidence']:.3f}, strength {q['key_strength']:.2f}, profile {config.key_profile}")
+else:  # drums, noise or too little harmony: a guess is not shown as a key
+    c2.metric("Key", "no clear key", f"best guess {q['camelot']} ({q['key']})", delta_color="off",
+              help=f"confidence {q['key_confidence']:.3f}, under the {CLEAR_KEY} a key needs: this section holds little tonal evidence")
 c3.metric("Energy", f"{int(q['energy_level'])}/10", f"{q['loudness_db']:.1f} dBFS, {q['onset_rate']:.1f} onsets/s", delta_color="off")
 with c4:
     player.section(q, heading=False, show_spectrogram=False)
+if q["tempo_note"]:  # how the tempo was read, and what else it could be
+    st.caption(f"Tempo {q['bpm']:.1f} BPM: {q['tempo_note']}.")
 
 try:
     sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only))

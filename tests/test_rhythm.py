@@ -44,11 +44,31 @@ def test_tempo_from_stored_frames_matches():
 
 def test_octaves_fold_into_the_range_and_are_noted():
     slow = _tempo(clicks(70.0, 20.0))
-    assert abs(slow.bpm - 140.0) <= 0.5 and slow.octave == 2.0 and "double time" in slow.note
+    assert abs(slow.bpm - 140.0) <= 0.5 and slow.octave == 2.0
+    assert slow.note.startswith("folded ×2 from 70.0 BPM into 85–180 BPM; or 70.0 BPM (×½, strength")
+    assert slow.alternative_strength == pytest.approx(1.0, abs=1e-3) and slow.strength < 0.9  # the slower pulse is the strongest: the range moved it
     fast = _tempo(clicks(210.0, 15.0))
-    assert abs(fast.bpm - 105.0) <= 0.5 and fast.octave == 0.5 and "half time" in fast.note
-    inside = _tempo(clicks(120.0))
-    assert inside.octave == 1.0 and inside.note == ""
+    assert abs(fast.bpm - 105.0) <= 0.5 and fast.octave == 0.5 and fast.note.startswith("folded ×½ from 210.0 BPM")
+    inside = _tempo(kicks(120.0))
+    assert inside.octave == 1.0 and inside.note.startswith("or ") and "folded" not in inside.note
+    assert inside.strength == pytest.approx(1.0, abs=1e-3) and 0 < inside.alternative_strength < 0.9  # the tempo itself is the strongest reading
+
+
+def test_a_3_to_2_relation_is_named_as_such_never_as_half_time():
+    """Kicks at 130.7 BPM under a busier pulse at 196.1 BPM (2:3): the note names 2:3, not an octave."""
+    n = len(kicks(130.7, 30.0))
+    t = _tempo(kicks(130.7, 30.0) + 0.8 * clicks(196.1, 30.0)[:n])
+    assert abs(t.bpm - 130.7) <= 0.5 and abs(t.raw_bpm - 196.1) <= 0.5
+    assert t.octave == 1.0 and "half" not in t.note and "½" not in t.note
+    assert "×2/3 of it" in t.note and "196.1 BPM (×3/2" in t.note
+
+
+@pytest.mark.parametrize("bpm", [80.0, 100.0, 126.0, 174.0])
+def test_every_note_names_an_alternative_in_a_simple_ratio(bpm):
+    t = _tempo(kicks(bpm, 20.0))
+    ratio = t.alternative_bpm / t.bpm
+    assert any(abs(ratio - r) < 1e-9 for r in (2.0, 0.5, 1.5, 2.0 / 3.0))
+    assert f"or {t.alternative_bpm:.1f} BPM" in t.note and f"strength {t.alternative_strength:.2f} against {t.strength:.2f}" in t.note
 
 
 def test_beat_grid_lands_on_the_kicks_not_the_hats():

@@ -17,9 +17,11 @@ from engine.describe.key import (
     estimate_key,
     key_name,
     parse_camelot,
+    CLEAR_KEY,
     section_chroma,
+    tonal_chroma,
 )
-from tests.mix_support import SR, progression
+from tests.mix_support import SR, kicks, progression
 
 # The Camelot wheel as DJ software prints it.
 CAMELOT = {
@@ -67,13 +69,13 @@ def chords() -> dict:
         for tonic in range(12):
             frames = frame_features(progression(tonic, mode), sample_rate=SR, config=FrameConfig())
             k = frames.names.index("chroma_0")
-            out[(tonic, mode)] = section_chroma(frames.values[:, k : k + 12], frames.values[:, frames.names.index("rmse")])
+            out[(tonic, mode)] = tonal_chroma(frames.values[:, k : k + 12], frames.values[:, frames.names.index("rmse")])
     return out
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_chord_progressions_in_all_24_keys(chords, profile):
-    found = {key: estimate_key(c, profile=profile) for key, c in chords.items()}
+    found = {key: estimate_key(c, profile=profile, clarity=clarity) for key, (c, clarity) in chords.items()}
     right = [key for key, k in found.items() if (k.tonic, k.mode) == key]
     assert len(right) >= 22, f"{profile}: {len(right)}/24 right"
     if profile == MixConfig().key_profile:
@@ -81,11 +83,41 @@ def test_chord_progressions_in_all_24_keys(chords, profile):
 
 
 def test_strength_and_confidence(chords):
-    k = estimate_key(chords[(9, "minor")])
+    c, clarity = chords[(9, "minor")]
+    k = estimate_key(c, clarity=clarity)
     assert key_name(k.tonic, k.mode) == "A minor" and camelot(k.tonic, k.mode) == "8A"
-    assert 0.5 < k.strength <= 1.0 and 0.0 < k.confidence <= 1.0
+    assert 0.5 < k.strength <= 1.0 and 0.0 < k.confidence <= 1.0 and k.clarity == clarity
+    assert k.confidence == pytest.approx(k.strength * clarity) and 0 < k.margin <= 1
+    assert estimate_key(c, clarity=clarity / 2).confidence == pytest.approx(k.confidence / 2)
     flat = estimate_key(np.ones(12))
     assert flat.strength == 0.0 and flat.confidence == 0.0
+
+
+def test_every_generated_key_is_clear(chords):
+    assert all(estimate_key(c, clarity=clarity).confidence >= CLEAR_KEY for c, clarity in chords.values())
+
+
+def test_drums_and_noise_have_no_clear_key(rng):
+    """Flat chroma frames count for nothing: drum-only and noise sections fall far under the threshold."""
+    for y in (kicks(124.0, 15.0, hats=0.5), (0.1 * rng.standard_normal(SR * 15)).astype(np.float32)):
+        frames = frame_features(np.asarray(y, dtype=np.float32), sample_rate=SR, config=FrameConfig())
+        k0 = frames.names.index("chroma_0")
+        c, clarity = tonal_chroma(frames.values[:, k0 : k0 + 12], frames.values[:, frames.names.index("rmse")])
+        assert estimate_key(c, clarity=clarity).confidence < CLEAR_KEY / 2
+
+
+def test_the_key_moves_exactly_with_its_chroma(rng, chords):
+    """Every step of the estimate treats the 12 bins alike: chroma rolled by n bins gives the key n semitones away."""
+    frames = rng.uniform(0.5, 1.0, size=(400, 12))
+    frames[:, [9, 0, 4]] += rng.uniform(0.0, 0.6, size=(400, 3))  # an A-minor-ish lean
+    frames /= frames.max(axis=1, keepdims=True)
+    rms = rng.uniform(0.01, 0.2, size=400)
+    for profile in sorted(PROFILES):
+        base = estimate_key(*tonal_chroma(frames, rms)[:1], profile=profile)
+        for n in range(-2, 3):
+            moved = estimate_key(tonal_chroma(np.roll(frames, n, axis=1), rms)[0], profile=profile)
+            assert (moved.tonic, moved.mode) == ((base.tonic + n) % 12, base.mode)
+            assert moved.strength == pytest.approx(base.strength)
 
 
 def test_key_errors():

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from ..config import MixConfig
+from ..describe.key import CLEAR_KEY
 from ..errors import ParameterError
 
 __all__ = ["register", "mix_config_from_args", "parse_section_ref"]
@@ -122,7 +123,9 @@ def _describe_line(d: dict) -> str:
     return (
         f"{d['name']} section {int(d['section'])} ({d['start_s']:.1f}-{d['end_s']:.1f} s): "
         f"{d['bpm']:.1f} BPM (confidence {d['bpm_confidence']:.2f}{note}), "
-        f"{d['key']} = {d['camelot']} (strength {d['key_strength']:.2f}), energy {int(d['energy_level'])}/10"
+        + (f"{d['key']} = {d['camelot']} (confidence {d['key_confidence']:.3f})" if d.get("key_clear", True)
+           else f"no clear key (best guess {d['key']} = {d['camelot']}, confidence {d['key_confidence']:.3f})")
+        + f", energy {int(d['energy_level'])}/10"
     )
 
 
@@ -234,7 +237,8 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     for t in table.tracks.values():
         name = table.descriptors.loc[table.descriptors["track_id"] == t.track_id, "name"].iloc[0]
         note = f" ({t.tempo_note})" if t.tempo_note else ""
-        print(f"{name[:40]:<40} {t.bpm:6.1f} BPM{note}  {t.camelot:>3} {t.key:<10}  energy {t.energy:4.1f}")
+        key = f"{t.camelot:>3} {t.key:<10}" if t.key_confidence >= CLEAR_KEY else f"no clear key (best guess {t.camelot} {t.key})"
+        print(f"{name[:40]:<40} {t.bpm:6.1f} BPM{note}  {key}  energy {t.energy:4.1f}")
     return 0
 
 

@@ -21,7 +21,16 @@ Tempo
     (tests: clicks and kick patterns 85-180 BPM within 0.5 BPM on 15-s clips).
     ``raw_bpm`` is the same argmax over 40-300 BPM; when it lies outside the
     range the estimate is its octave (``octave`` says 2 for double time, 0.5
-    for half time).
+    for half time), or, when the range holds a tempo in 3:2 with it whose
+    first 8 harmonics hold more onset energy, that tempo (``octave`` 1).
+
+Tempo notes
+    Every estimate also names the strongest other reading of it, among x2,
+    x1/2, x3/2 and x2/3 (:data:`ALTERNATIVE_RATIOS`), with its score over the
+    strongest pulse's score (the same harmonic-minus-half-harmonic score), as
+    is the tempo's own. The note (:attr:`~engine.records.Tempo.note`) says so
+    in one form for every track and section: ``folded ×2 from 80.0 BPM into
+    85–180 BPM; or 80.0 BPM (×½, strength 1.00 against 0.35)``.
 
 Beats
     A constant-tempo grid whose phase is found by search: candidate first
@@ -66,6 +75,7 @@ __all__ = [
     "LOUDNESS_FLOOR_DB",
     "LOUDNESS_CEIL_DB",
     "ONSET_RATE_CEIL",
+    "ALTERNATIVE_RATIOS",
 ]
 
 #: dBFS (RMS) that maps to energy 1 (before the onset term).
@@ -220,14 +230,40 @@ def estimate_tempo(
                 if local.any() and raw_score[local].max() >= 0.5 * peak:
                     candidates = [cand]
     bpm = _refine(mag, n_fft, frame_rate, candidates[0], bpm_min, bpm_max)
-    octave = float(2.0 ** np.round(np.log2(bpm / raw)))
+    octaves = np.log2(bpm / raw)
+    octave = float(2.0 ** np.round(octaves)) if abs(octaves - np.round(octaves)) < 0.03 else 1.0  # 3:2 is no octave
+    peak = float(raw_score.max())
+    strength, alternative, alt_strength = _alternative(mag, n_fft, frame_rate, bpm, peak)
     return Tempo(
         bpm=bpm,
         confidence=_beat_autocorrelation(o, frame_rate * 60.0 / bpm),
         first_beat_s=_first_beat(o, frame_rate, bpm, accent),
         raw_bpm=raw,
         octave=octave,
+        bpm_min=float(bpm_min),
+        bpm_max=float(bpm_max),
+        strength=strength,
+        alternative_bpm=alternative,
+        alternative_strength=alt_strength,
     )
+
+
+#: The other readings of a tempo a DJ may hear: double, half, and the 3:2 pair.
+ALTERNATIVE_RATIOS = (2.0, 0.5, 1.5, 2.0 / 3.0)
+
+
+def _alternative(mag: np.ndarray, n_fft: int, frame_rate: float, bpm: float, peak: float) -> tuple[float, float, float]:
+    """The tempo's strength, and the strongest of ``bpm`` x2, x1/2, x3/2 and x2/3 (inside 40-300 BPM) with
+    its strength: each the estimator's own score over the strongest pulse's ``peak``, clipped to 0..1."""
+    if peak <= 0:
+        return float("nan"), float("nan"), 0.0
+    own = float(np.clip(_score(mag, n_fft, frame_rate, np.array([bpm]))[0] / peak, 0.0, 1.0))
+    cands = np.array([bpm * r for r in ALTERNATIVE_RATIOS if RAW_BPM_RANGE[0] <= bpm * r <= RAW_BPM_RANGE[1]])
+    if not len(cands):
+        return own, float("nan"), 0.0
+    scores = np.clip(_score(mag, n_fft, frame_rate, cands) / peak, 0.0, 1.0)
+    i = int(np.argmax(scores))
+    return own, float(cands[i]), float(scores[i])
 
 
 def _beat_autocorrelation(o: np.ndarray, lag: float) -> float:

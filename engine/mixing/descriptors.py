@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig, MixConfig
-from ..describe.key import camelot, estimate_key, key_name, section_chroma
+from ..describe.key import CLEAR_KEY, camelot, estimate_key, key_name, tonal_chroma
 from ..describe.rhythm import accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
 from ..errors import ParameterError, StoreError
 from ..records import FrameTable, MixTable, Tempo, TrackDescriptors
@@ -80,7 +80,7 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     rate = frames.sample_rate / frames.hop_length
     onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
     tempo, beats = _track_beats(frames, onset, rmse, config)
-    key = estimate_key(section_chroma(_chroma(frames), rmse), profile=config.key_profile)
+    key = _key(_chroma(frames), rmse, config)
     onsets = onset_times(onset, frame_rate=rate)
     energy = energy_of(rmse, len(onsets), frames.duration_s)
     times, curve = energy_curve(rmse, onsets, frame_rate=rate)
@@ -99,6 +99,12 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
         curve_energy=curve,
         descriptor_digest=config.descriptor_digest(),
     )
+
+
+def _key(chroma: np.ndarray, rmse: np.ndarray, config: MixConfig):
+    """The key of a stretch from its tonal evidence (:func:`engine.describe.key.tonal_chroma`)."""
+    profile, clarity = tonal_chroma(chroma, rmse)
+    return estimate_key(profile, profile=config.key_profile, clarity=clarity)
 
 
 def _track_beats(frames: FrameTable, onset: np.ndarray, rmse: np.ndarray, config: MixConfig) -> tuple[Tempo, np.ndarray]:
@@ -163,7 +169,7 @@ def describe_sections(
         b = min(int(np.ceil(float(sec["end_s"]) * rate - 1e-9)), len(onset))
         tempo = _section_tempo(onset[a:b], rmse[a:b], a / rate, rate=rate, track=track, config=config)
         grid = beat_grid(tempo, start_s=a / rate, end_s=float(sec["end_s"]))
-        key = estimate_key(section_chroma(chroma[a:b], rmse[a:b]), profile=config.key_profile)
+        key = _key(chroma[a:b], rmse[a:b], config)
         n_on = int(np.searchsorted(onsets, sec["end_s"]) - np.searchsorted(onsets, sec["start_s"]))
         energy = energy_of(rmse[a:b], n_on, float(sec["end_s"] - sec["start_s"]))
         rows.append(
@@ -183,6 +189,7 @@ def describe_sections(
                 "camelot": camelot(key.tonic, key.mode),
                 "key_strength": key.strength,
                 "key_confidence": key.confidence,
+                "key_clear": bool(key.confidence >= CLEAR_KEY),
                 "energy": energy.energy,
                 "energy_level": energy.level,
                 "loudness_db": energy.loudness_db,
@@ -200,7 +207,7 @@ def _section_tempo(onset: np.ndarray, rmse: np.ndarray, start: float, *, rate: f
     period = 60.0 / track.bpm
     later = track.beats_s[track.beats_s >= start]
     first = float(later[0] - start) % period if len(later) else 0.0
-    return Tempo(bpm=track.bpm, confidence=0.0, first_beat_s=first, raw_bpm=track.bpm, octave=1.0)
+    return Tempo(bpm=track.bpm, confidence=0.0, first_beat_s=first, raw_bpm=track.bpm, octave=1.0, bpm_min=config.bpm_min, bpm_max=config.bpm_max)
 
 
 # -- the cache in the store -------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "Tempo", "Energy", "Key"]
+__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Energy", "Key"]
 
 #: The meta columns of a section table, in order.
 SECTION_META_COLUMNS: tuple[str, ...] = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
@@ -63,6 +63,23 @@ class SectionTable:
         return SectionTable(self.meta[mask].reset_index(drop=True), self.values[mask], self.names, self.config_digest)
 
 
+#: The tempo relations a note names, as (ratio, how it is written).
+TEMPO_RELATIONS: tuple[tuple[float, str], ...] = (
+    (2.0, "×2"), (0.5, "×½"), (1.5, "×3/2"), (2.0 / 3.0, "×2/3"), (4.0, "×4"), (0.25, "×¼"), (3.0, "×3"), (1.0 / 3.0, "×⅓"),
+)
+
+
+def tempo_relation(ratio: float, *, tolerance: float = 0.03) -> str:
+    """``"×2"``, ``"×3/2"``, ... for a ratio of tempi within ``tolerance`` (in octaves) of one of
+    :data:`TEMPO_RELATIONS`; ``"×1"`` near 1; else ``"×1.27"``."""
+    if ratio > 0 and abs(np.log2(ratio)) < tolerance:
+        return "×1"
+    for r, text in TEMPO_RELATIONS:
+        if ratio > 0 and abs(np.log2(ratio / r)) < tolerance:
+            return text
+    return f"×{ratio:.2f}"
+
+
 @dataclass(frozen=True)
 class Tempo:
     """A constant-tempo estimate of one stretch of audio (:func:`engine.describe.rhythm.estimate_tempo`)."""
@@ -70,8 +87,13 @@ class Tempo:
     bpm: float  # beats per minute, inside the plausible range
     confidence: float  # 0..1, normalised autocorrelation of the onset envelope at one beat
     first_beat_s: float  # seconds from the stretch's start to its first grid beat (0 <= t < period)
-    raw_bpm: float  # the best tempo over 40-300 BPM, before octave folding
-    octave: float  # bpm / raw_bpm rounded to a power of two: 1, 2 (double time) or 0.5 (half time)
+    raw_bpm: float  # the strongest pulse over 40-300 BPM, before the range decides
+    octave: float  # bpm / raw_bpm when that is a power of two (2: double time, 0.5: half time), else 1
+    bpm_min: float = 85.0  # the plausible range the tempo was kept in
+    bpm_max: float = 180.0
+    strength: float = float("nan")  # the tempo's score over the strongest pulse's, 0..1 (NaN: not measured)
+    alternative_bpm: float = float("nan")  # the strongest other reading (x2, x1/2, x3/2 or x2/3 of bpm); NaN: none measured
+    alternative_strength: float = 0.0  # its score over the strongest pulse's, 0..1
 
     @property
     def period_s(self) -> float:
@@ -80,12 +102,29 @@ class Tempo:
 
     @property
     def note(self) -> str:
-        """``""``, or "double time of 70.0 BPM" / "half time of 250.0 BPM"."""
-        if self.octave > 1.0:
-            return f"double time of {self.raw_bpm:.1f} BPM"
-        if self.octave < 1.0:
-            return f"half time of {self.raw_bpm:.1f} BPM"
-        return ""
+        """What else the tempo could be, always stated the same way, e.g.
+        ``"folded ×2 from 80.0 BPM into 85–180 BPM; or 80.0 BPM (×½, strength 1.00 against 0.35)"``.
+
+        The first part appears when the strongest pulse (``raw_bpm``) is not the tempo: ``folded`` when
+        they are octaves apart and the range moved it, else the relation (``×3/2``, ``×2/3``) and why.
+        The second names the strongest alternative reading, and its strength against the tempo's (each the
+        estimator's score over the strongest pulse's).
+        """
+        parts = []
+        relation = tempo_relation(self.bpm / self.raw_bpm) if self.raw_bpm > 0 else "×1"
+        if relation != "×1":
+            span, inside = f"{self.bpm_min:g}–{self.bpm_max:g} BPM", self.bpm_min <= self.raw_bpm <= self.bpm_max
+            if self.octave != 1.0:
+                parts.append(f"{relation} of the strongest pulse, {self.raw_bpm:.1f} BPM, to match the track" if inside
+                             else f"folded {relation} from {self.raw_bpm:.1f} BPM into {span}")  # fmt: skip
+            elif inside:
+                parts.append(f"{relation} of the strongest pulse, {self.raw_bpm:.1f} BPM, which holds less onset energy")
+            else:
+                parts.append(f"the strongest pulse, {self.raw_bpm:.1f} BPM, lies outside {span}: kept {relation} of it")
+        if np.isfinite(self.alternative_bpm):
+            alt = tempo_relation(self.alternative_bpm / self.bpm)
+            parts.append(f"or {self.alternative_bpm:.1f} BPM ({alt}, strength {self.alternative_strength:.2f} against {self.strength:.2f})")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -110,5 +149,7 @@ class Key:
     tonic: int  # pitch class 0..11, C = 0
     mode: str  # "major" | "minor"
     strength: float  # Pearson correlation of the chroma with the best key's profile, -1..1
-    confidence: float  # (best - second best) / best, 0..1
+    confidence: float  # the strength times the clarity, 0..1: how clearly the stretch has a key at all
     profile: str  # the profile used
+    clarity: float = 1.0  # 0..1, how much of the stretch's level is tonal (engine.describe.key.tonal_chroma)
+    margin: float = 0.0  # (best - second best) / best, 0..1 (small between a key and its relative)

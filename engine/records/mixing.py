@@ -33,6 +33,7 @@ DESCRIPTOR_COLUMNS = (
     "camelot",
     "key_strength",
     "key_confidence",
+    "key_clear",
     "energy",
     "energy_level",
     "loudness_db",
