@@ -408,9 +408,9 @@ class MixConfig(_Config):
 
 
 #: Bump when the descriptor rules change what they store (2: tempo notes name their alternative; the key
-#: from tonal evidence, with a clarity-scaled confidence and ``key_clear``), so that
+#: from tonal evidence, with a clarity-scaled confidence and ``key_clear``; 3: each beat's place in its bar), so that
 #: descriptors a store cached under the old rules are computed again instead of read.
-DESCRIPTOR_RULES = 2
+DESCRIPTOR_RULES = 3
 
 
 @dataclass(frozen=True)

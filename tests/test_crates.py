@@ -62,7 +62,13 @@ def test_the_written_grid_keeps_within_20_ms_of_every_detected_beat(demo_store):
         grid = _grid(track.tempo, track.duration_s)
         nearest = np.abs(grid[None, :] - detected[:, None]).min(axis=1)
         assert nearest.max() <= 0.020, f"{track.name}: a detected beat {nearest.max() * 1000:.0f} ms from the grid"
-        assert track.tempo[0].start_s == pytest.approx(detected[0]) and track.tempo[0].beat == 1
+        assert track.tempo[0].start_s == pytest.approx(detected[0])
+        # every anchor carries its beat's place in the bar, so the grid's bar one is a detected downbeat
+        positions = table.tracks[tid].beat_positions
+        for anchor in track.tempo:
+            assert anchor.beat == positions[int(np.argmin(np.abs(detected - anchor.start_s)))]
+        bar_one = track.tempo[0].start_s + ((5 - track.tempo[0].beat) % 4) * 60.0 / track.tempo[0].bpm
+        assert np.min(np.abs(table.tracks[tid].downbeats_s - bar_one)) <= 0.020
 
 
 def test_cues_name_every_section_and_hot_cues_the_typical_ones(demo_store):

@@ -2,7 +2,8 @@
 
 Takes a decoded signal. Gives frame-level features (:mod:`.frames`, with the
 hand-written kernels that beat librosa in :mod:`._kernels`), their aggregation into
-section rows (:mod:`.aggregation`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), key and
+section rows (:mod:`.aggregation`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), downbeats
+(:mod:`.bars`), key and
 Camelot code (:mod:`.key`), and the representative sections of each track
 (:mod:`.representative`).
 """
@@ -13,11 +14,14 @@ _EXPORTS = {
     "aggregation": (
         "section_frame_bounds", "aggregate",
     ),
+    "bars": (
+        "track_bars", "BEATS_PER_BAR",
+    ),
     "frames": (
         "frame_feature_names", "frame_features",
     ),
     "key": (
-        "PROFILES", "estimate_key", "section_chroma", "camelot", "key_name", "parse_camelot",
+        "PROFILES", "estimate_key", "section_chroma", "tonal_chroma", "CLEAR_KEY", "camelot", "key_name", "parse_camelot",
         "camelot_relation", "camelot_relation_index", "CAMELOT_RELATIONS", "COMPATIBLE_RELATIONS",
         "RELATION_WORDS", "PITCH_NAMES",
     ),
@@ -26,7 +30,7 @@ _EXPORTS = {
     ),
     "rhythm": (
         "estimate_tempo", "beat_grid", "align_to_beats", "accent_beats", "onset_times", "energy_of",
-        "energy_curve", "LOUDNESS_FLOOR_DB", "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL",
+        "energy_curve", "LOUDNESS_FLOOR_DB", "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL", "ALTERNATIVE_RATIOS",
     ),
     "sections": (
         "sections_from_frames",

@@ -8,9 +8,10 @@ crates, for :func:`engine.store.rekordbox.write_rekordbox` (and Traktor):
 * a **beat grid** from the beats CrateMap tracked: the first beat and the
   track's BPM, re-anchored on a detected beat wherever the grid would drift
   more than :data:`GRID_TOLERANCE_S` from it, so every written beat lies
-  within that of a detected one. Bar one is the first detected beat: the
-  rhythm analysis does not find downbeats yet, and the grid says so by
-  numbering every anchor from there;
+  within that of a detected one. Each anchor carries its beat's place in
+  the bar (:mod:`engine.describe.bars`), so bar one falls on a downbeat;
+  where the bars were not measured, anchors are numbered from the first
+  detected beat;
 * a **memory cue at every section start**, named for a deck's small screen:
   ``C2 · 8A · E7 · 124`` (cluster, Camelot key, energy 1-10, BPM);
 * **hot cues** (at most 8) at the track's most typical section of each of
@@ -56,7 +57,9 @@ def cue_name(cluster_id: int, camelot: str, energy: int, bpm: float) -> str:
     return f"C{int(cluster_id)} · {camelot} · E{int(energy)} · {bpm:.0f}"
 
 
-def beat_grid_tempo(beats_s: np.ndarray, bpm: float, *, tolerance_s: float = GRID_TOLERANCE_S) -> tuple[DJTempo, ...]:
+def beat_grid_tempo(
+    beats_s: np.ndarray, bpm: float, *, tolerance_s: float = GRID_TOLERANCE_S, positions: np.ndarray | None = None
+) -> tuple[DJTempo, ...]:
     """A beat grid of constant-BPM stretches that keeps within ``tolerance_s`` of every detected beat.
 
     Parameters
@@ -66,24 +69,31 @@ def beat_grid_tempo(beats_s: np.ndarray, bpm: float, *, tolerance_s: float = GRI
     bpm : float
         The track's tempo.
     tolerance_s : float
+    positions : np.ndarray [shape=(n_beats,)], optional
+        Each beat's place in its bar, 1..4 (:class:`~engine.records.TrackDescriptors.beat_positions`).
 
     Returns
     -------
     tuple of DJTempo
         Empty when there are no beats or no tempo. Each stretch starts on a
-        detected beat; ``beat`` counts 1-4 from the first detected beat.
+        detected beat; ``beat`` is that beat's place in its bar when
+        ``positions`` are given (so bar one falls on a downbeat), else counted
+        1-4 from the first detected beat.
     """
     beats = np.asarray(beats_s, dtype=np.float64)
     if beats.size == 0 or not bpm > 0:
         return ()
+    known = positions is not None and len(positions) == beats.size
+    place = np.asarray(positions, dtype=np.int64) if known else (np.arange(beats.size) % 4 + 1)
     period = 60.0 / float(bpm)
-    out = [DJTempo(start_s=float(beats[0]), bpm=float(bpm), beat=1)]
+    out = [DJTempo(start_s=float(beats[0]), bpm=float(bpm), beat=int(place[0]))]
     anchor, anchor_index = float(beats[0]), 0
     for i in range(1, beats.size):
         steps = max(1, round((beats[i] - anchor) / period))
         if abs(anchor + steps * period - beats[i]) > tolerance_s:
             beat_number = anchor_index + steps  # beats counted on the grid so far
-            out.append(DJTempo(start_s=float(beats[i]), bpm=float(bpm), beat=1 + beat_number % 4))
+            at = int(place[i]) if known else 1 + beat_number % 4
+            out.append(DJTempo(start_s=float(beats[i]), bpm=float(bpm), beat=at))
             anchor, anchor_index = float(beats[i]), beat_number
     return tuple(out)
 
@@ -172,5 +182,5 @@ def _track(store, track_id: str, table: MixTable, rows: pd.DataFrame, where: Map
         bpm=float(desc.bpm),
         key=tonic_name,
         cues=tuple(cues),
-        tempo=beat_grid_tempo(desc.beats_s, desc.bpm),
+        tempo=beat_grid_tempo(desc.beats_s, desc.bpm, positions=desc.beat_positions),
     )

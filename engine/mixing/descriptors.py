@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig, MixConfig
+from ..describe.bars import steady_beats, track_bars
 from ..describe.key import CLEAR_KEY, camelot, estimate_key, key_name, tonal_chroma
 from ..describe.rhythm import accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
 from ..errors import ParameterError, StoreError
@@ -80,7 +81,10 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     rate = frames.sample_rate / frames.hop_length
     onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
     tempo, beats = _track_beats(frames, onset, rmse, config)
-    key = _key(_chroma(frames), rmse, config)
+    chroma = _chroma(frames)
+    timbre = np.column_stack([_column(frames, f"mfcc{i}") for i in range(2, 14)])
+    bars = track_bars(beats, frame_rate=rate, chroma=chroma, timbre=timbre, rms=rmse)
+    key = _key(chroma, rmse, config)
     onsets = onset_times(onset, frame_rate=rate)
     energy = energy_of(rmse, len(onsets), frames.duration_s)
     times, curve = energy_curve(rmse, onsets, frame_rate=rate)
@@ -98,6 +102,8 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
         curve_times_s=times,
         curve_energy=curve,
         descriptor_digest=config.descriptor_digest(),
+        beat_positions=bars.positions,
+        bar_confidence=bars.confidence,
     )
 
 
@@ -124,8 +130,8 @@ def _track_beats(frames: FrameTable, onset: np.ndarray, rmse: np.ndarray, config
         )
     except librosa.ParameterError as exc:
         raise ParameterError(f"beat tracking failed ({exc})") from exc
-    beats = accent_beats(np.asarray(beats, np.float64), r_t, frame_rate=rate)
-    return tempo, np.asarray(beats[beats < frames.duration_s], np.float64)
+    beats = steady_beats(accent_beats(np.asarray(beats, np.float64), r_t, frame_rate=rate), tempo.bpm)
+    return tempo, np.asarray(beats[(beats >= 0) & (beats < frames.duration_s)], np.float64)
 
 
 def describe_sections(
@@ -226,10 +232,12 @@ def _track_to_store(t: TrackDescriptors) -> tuple[pd.DataFrame, dict]:
         {
             "kind": ["beat"] * len(t.beats_s) + ["energy"] * len(t.curve_times_s),
             "time_s": np.concatenate([t.beats_s, t.curve_times_s]),
-            "value": np.concatenate([np.ones(len(t.beats_s)), t.curve_energy]),
+            # a beat's value is its place in the bar, 1..4
+            "value": np.concatenate([np.asarray(t.beat_positions, np.float64), t.curve_energy]),
         }
     )
-    meta = {k: getattr(t, k) for k in ("bpm", "bpm_confidence", "tempo_note", "key", "camelot", "key_strength", "key_confidence", "energy", "descriptor_digest")}
+    meta = {k: getattr(t, k) for k in ("bpm", "bpm_confidence", "tempo_note", "key", "camelot", "key_strength", "key_confidence", "energy",
+                                       "descriptor_digest", "bar_confidence")}  # fmt: skip
     return frame, meta
 
 
@@ -238,6 +246,7 @@ def _track_from_store(track_id: str, frame: pd.DataFrame, meta: dict) -> TrackDe
     return TrackDescriptors(
         track_id=track_id,
         beats_s=frame["time_s"].to_numpy(np.float64)[beats],
+        beat_positions=frame["value"].to_numpy(np.float64)[beats].astype(np.int64),
         curve_times_s=frame["time_s"].to_numpy(np.float64)[~beats],
         curve_energy=frame["value"].to_numpy(np.float64)[~beats],
         **meta,

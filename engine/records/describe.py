@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Energy", "Key"]
+__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Bars", "Energy", "Key"]
 
 #: The meta columns of a section table, in order.
 SECTION_META_COLUMNS: tuple[str, ...] = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
@@ -125,6 +125,20 @@ class Tempo:
             alt = tempo_relation(self.alternative_bpm / self.bpm)
             parts.append(f"or {self.alternative_bpm:.1f} BPM ({alt}, strength {self.alternative_strength:.2f} against {self.strength:.2f})")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """Where the bars of a track fall (:func:`engine.describe.bars.track_bars`)."""
+
+    beats_s: np.ndarray  # float64 [shape=(n_beats,)], the tracked beats
+    positions: np.ndarray  # int64 [shape=(n_beats,)], each beat's place in its bar, 1..4 (1: a downbeat)
+    confidence: float  # 0..1, how clearly one phase of the bar stands out
+
+    @property
+    def downbeats_s(self) -> np.ndarray:
+        """The beats that start a bar, seconds."""
+        return self.beats_s[self.positions == 1]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ they import nothing from the engine's stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,15 @@ class TrackDescriptors:
     curve_times_s: np.ndarray  # float64 [shape=(n_points,)], energy-curve window centres
     curve_energy: np.ndarray  # float64 [shape=(n_points,)], 1..10
     descriptor_digest: str
+    beat_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int64 [n_beats], 1..4 (1: downbeat)
+    bar_confidence: float = 0.0  # 0..1, how clearly the bar's phase stands out (engine.describe.bars)
+
+    @property
+    def downbeats_s(self) -> np.ndarray:
+        """The beats that start a bar (empty when bars were not measured)."""
+        if len(self.beat_positions) != len(self.beats_s):
+            return np.zeros(0)
+        return self.beats_s[self.beat_positions == 1]
 
 
 @dataclass(frozen=True, eq=False)

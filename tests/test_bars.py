@@ -1,0 +1,57 @@
+"""Downbeats and steady beats (engine/describe/bars.py) on generated tracks with a known bar and phrase structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.config import FrameConfig
+from engine.describe.bars import steady_beats, track_bars
+from engine.describe.frames import frame_features
+from engine.mixing.crates import beat_grid_tempo
+from engine.mixing.descriptors import describe_track
+from tests.mix_support import kicks
+from tests.structure_support import SR, f_measure, structured_track
+
+
+@pytest.mark.parametrize(("bpm", "first", "tonic"), [(126.0, 0.37, 9), (122.5, 0.05, 5), (140.0, 1.1, 0)])
+def test_downbeats_of_a_structured_track(bpm, first, tonic):
+    """Intro 16 bars, build 8 (riser and fill), drop 16, breakdown 16 (no drums), drop 16, outro 16."""
+    track = structured_track(bpm, tonic=tonic, first_downbeat_s=first)
+    d = describe_track(frame_features(track.y, sample_rate=SR, config=FrameConfig()))
+    beats = np.arange(first, track.downbeats_s[-1] + 4 * 60.0 / bpm - 1e-9, 60.0 / bpm)
+    assert f_measure(d.beats_s, beats) >= 0.95  # the breakdown's beats too
+    assert f_measure(d.downbeats_s, track.downbeats_s) >= 0.9
+    assert d.bar_confidence > 0.5
+    assert set(np.unique(d.beat_positions)) == {1, 2, 3, 4} and np.all(np.diff(d.beat_positions) % 4 == 1)
+
+
+def test_drums_with_nothing_that_marks_a_bar_have_a_low_bar_confidence():
+    d = describe_track(frame_features(kicks(126.0, 60.0, hats=0.3), sample_rate=SR, config=FrameConfig()))
+    assert d.bar_confidence < 0.3
+
+
+def test_a_slip_is_mended_and_a_tempo_change_is_left_alone():
+    period = 60.0 / 120.0
+    truth = 0.25 + period * np.arange(200)
+    tracked = truth.copy()
+    tracked[80:120] += period / 2  # lost the beat for 40 beats, found it again on the off-beat
+    tracked = np.sort(np.append(tracked, truth[80] + 0.01))  # and counted one beat too many
+    mended = steady_beats(tracked, 120.0)
+    assert len(mended) == len(truth) and np.max(np.abs(mended - truth)) < 0.02
+    changing = np.concatenate([0.25 + 0.5 * np.arange(100), 50.25 + 0.4 * np.arange(100)])  # 120 then 150 BPM
+    assert np.array_equal(steady_beats(changing, 120.0), changing)
+
+
+def test_bar_positions_follow_the_change_of_harmony():
+    """Chroma that changes every 4 beats, starting at beat 2: beats 2, 6, 10, ... are downbeats."""
+    rate, period = 100.0, 0.5
+    beats = 1.0 + period * np.arange(64)
+    n = int((beats[-1] + 1.0) * rate)
+    chroma = np.full((n, 12), 0.2)
+    for bar, start in enumerate(beats[2::4]):
+        a = int(start * rate)
+        chroma[a : a + int(4 * period * rate), [0, 3, 7, 10][bar % 4]] = 1.0
+    bars = track_bars(beats, frame_rate=rate, chroma=chroma, timbre=np.zeros((n, 12)), rms=np.ones(n))
+    assert np.array_equal(bars.downbeats_s, beats[2::4]) and bars.confidence > 0.5
+    assert beat_grid_tempo(bars.beats_s, 120.0, positions=bars.positions)[0].beat == 3  # the first beat is beat 3 of its bar
