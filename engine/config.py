@@ -89,9 +89,26 @@ def digest_of(obj: Any) -> str:
     str
         Stable across processes and Python versions: it hashes canonical JSON.
     """
-    payload = {"v": ENGINE_DATA_VERSION, "type": type(obj).__name__, "fields": dataclasses.asdict(obj)}
+    payload = {"v": ENGINE_DATA_VERSION, "type": type(obj).__name__, "fields": _digest_fields(obj)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _digest_fields(obj: Any) -> Any:
+    """``dataclasses.asdict(obj)`` less the ``_LATER_FIELDS`` (added after stores were written) at their defaults:
+    an added field changes the digests of only the configs that use it, not every stored analysis."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        later = getattr(type(obj), "_LATER_FIELDS", ())
+        return {
+            f.name: _digest_fields(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not (f.name in later and getattr(obj, f.name) == f.default)
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_digest_fields(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _digest_fields(v) for k, v in obj.items()}
+    return obj
 
 
 def _normalise_number(value: Any, kind: str, name: str) -> Any:
@@ -185,20 +202,23 @@ class SegmentConfig(_Config):
     ``min_last_fraction`` of a section, and is dropped otherwise.
     ``mode="thesis"`` reproduces the thesis: ``steps = ceil(duration) // 15 - 1``
     contiguous equal sections of ``len(y) // steps`` samples.
+    ``mode="bars"`` cuts sections of ``bars`` bars from the first downbeat
+    (:mod:`engine.describe.bars`), the last one kept as in ``fixed``.
     """
 
     section_seconds: float = 15.0  # 1..60 s
     piece_seconds: float = 1.0  # pieces inside each section, for the CNNs
-    mode: str = "fixed"  # "fixed" | "thesis"
+    mode: str = "fixed"  # "fixed" | "thesis" | "bars"
     min_last_fraction: float = 0.5  # keep a last section at least this fraction long
+    bars: int = 8  # mode "bars": bars per section, 1..64
+
+    _LATER_FIELDS = ("bars",)  # added later: left out of the digest at its default (see digest_of)
 
     def __post_init__(self) -> None:
         _check(1.0 <= self.section_seconds <= 60.0, f"section_seconds must be in 1..60, got {self.section_seconds}")
-        _check(
-            0.1 <= self.piece_seconds <= self.section_seconds,
-            f"piece_seconds must be in 0.1..section_seconds, got {self.piece_seconds}",
-        )
-        _check(self.mode in ("fixed", "thesis"), f"segment mode must be 'fixed' or 'thesis', got {self.mode!r}")
+        _check(0.1 <= self.piece_seconds <= self.section_seconds, f"piece_seconds must be in 0.1..section_seconds, got {self.piece_seconds}")
+        _check(self.mode in ("fixed", "thesis", "bars"), f"segment mode must be 'fixed', 'thesis' or 'bars', got {self.mode!r}")
+        _check(1 <= self.bars <= 64, f"bars must be in 1..64, got {self.bars}")
         _check(0.0 < self.min_last_fraction <= 1.0, f"min_last_fraction must be in (0, 1], got {self.min_last_fraction}")
 
 
@@ -407,9 +427,8 @@ class MixConfig(_Config):
         return digest_of(_DescriptorKey(self.bpm_min, self.bpm_max, self.key_profile))
 
 
-#: Bump when the descriptor rules change what they store (2: tempo notes name their alternative; the key
-#: from tonal evidence, with a clarity-scaled confidence and ``key_clear``; 3: each beat's place in its bar), so that
-#: descriptors a store cached under the old rules are computed again instead of read.
+#: Bump when the descriptor rules change what they store, so descriptors cached under old rules are computed
+#: again (2: tempo notes name their alternative, the key from tonal evidence; 3: each beat's place in its bar).
 DESCRIPTOR_RULES = 3
 
 

@@ -78,6 +78,22 @@ def test_changing_the_section_length_recuts_without_decoding():
     assert int({m.label: m.value for m in at.metric}["Sections"]) > sections_30
 
 
+def test_switching_to_bars_recuts_the_stored_frames_without_decoding():
+    at = _library_page()
+    seconds = int({m.label: m.value for m in at.metric}["Sections"])
+    at.radio(key="_w_section_unit").set_value("bars").run()
+    assert page_errors(at) == []
+    status = [s for s in at.get("status") if "tracks ready" in s.label]
+    assert status and "11 answered by the store" in status[-1].label  # cut from the stored frames
+    eight = int({m.label: m.value for m in at.metric}["Sections"])
+    at.select_slider(key="_w_section_bars").set_value(32).run()
+    assert page_errors(at) == []
+    thirty_two = int({m.label: m.value for m in at.metric}["Sections"])
+    assert 0 < thirty_two < eight and eight != seconds
+    at.radio(key="_w_section_unit").set_value("seconds").run()
+    assert int({m.label: m.value for m in at.metric}["Sections"]) == seconds
+
+
 def test_safe_relative_path():
     from ui.library import safe_relative_path
 

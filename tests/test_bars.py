@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.config import FrameConfig
+from engine.audio.segment import segment
+from engine.config import AnalysisConfig, FrameConfig, SegmentConfig, digest_of
 from engine.describe.bars import steady_beats, track_bars
+from engine.describe.sections import sections_from_frames
+from engine.errors import ParameterError
 from engine.describe.frames import frame_features
 from engine.mixing.crates import beat_grid_tempo
 from engine.mixing.descriptors import describe_track
@@ -55,3 +58,34 @@ def test_bar_positions_follow_the_change_of_harmony():
     bars = track_bars(beats, frame_rate=rate, chroma=chroma, timbre=np.zeros((n, 12)), rms=np.ones(n))
     assert np.array_equal(bars.downbeats_s, beats[2::4]) and bars.confidence > 0.5
     assert beat_grid_tempo(bars.beats_s, 120.0, positions=bars.positions)[0].beat == 3  # the first beat is beat 3 of its bar
+
+
+def test_sections_of_bars_start_on_downbeats_and_keep_a_long_enough_rest():
+    downbeats = 0.5 + 2.0 * np.arange(20)  # 120 BPM, 20 bars from 0.5 s; the track ends at 41 s
+    seg = segment(41 * 1000, 1000, config=SegmentConfig(mode="bars", bars=8), downbeats_s=downbeats)
+    assert seg.start_s.tolist() == [0.5, 16.5, 32.5] and seg.end_s.tolist() == [16.5, 32.5, 41.0]
+    assert seg.partial.tolist() == [False, False, True]  # 4.25 bars left: over half of 8
+    short = segment(41 * 1000, 1000, config=SegmentConfig(mode="bars", bars=16), downbeats_s=downbeats)
+    assert short.start_s.tolist() == [0.5] and short.end_s.tolist() == [32.5]  # 4.25 of 16 bars is dropped
+    with pytest.raises(ParameterError, match="downbeats"):
+        segment(41 * 1000, 1000, config=SegmentConfig(mode="bars"))
+
+
+def test_the_bar_count_leaves_the_digests_of_other_modes_as_they_were():
+    """A field added later must not make every stored analysis stale."""
+    from engine.config import _digest_fields
+
+    assert "bars" not in _digest_fields(SegmentConfig()) and "bars" in _digest_fields(SegmentConfig(mode="bars", bars=16))
+    assert digest_of(SegmentConfig(mode="bars")) != digest_of(SegmentConfig())
+    assert digest_of(SegmentConfig(mode="bars", bars=8)) != digest_of(SegmentConfig(mode="bars", bars=16))
+    assert AnalysisConfig().section_digest() == "c0d205d85e7fa25f"  # the shipped demo store's, from before the field
+
+
+def test_a_structured_track_cut_into_8_bars_starts_every_section_on_a_phrase_bar():
+    track = structured_track(126.0, first_downbeat_s=0.37)
+    frames = frame_features(track.y, sample_rate=SR, config=FrameConfig())
+    table = sections_from_frames(frames, "structured", config=AnalysisConfig().replace(segment=SegmentConfig(mode="bars", bars=8)))
+    starts = table.meta["start_s"].to_numpy()
+    want = track.downbeats_s[::8][: len(starts)]
+    assert len(starts) == len(track.downbeats_s) // 8
+    assert np.max(np.abs(starts - want)) < 0.07  # every phrase of this track is a multiple of 8 bars

@@ -88,16 +88,27 @@ def analysis_controls() -> None:
     kwargs["on_change"], kwargs["args"] = _preset_changed, ()
     st.selectbox("Feature preset", presets, format_func=PRESET_LABELS.get, help="What is measured and how tracks are cut.", **kwargs)
     thesis = state.get("preset") == "thesis"
-    st.slider(
-        "Section length (seconds)",
-        5,
-        60,
-        step=1,
-        disabled=thesis,
-        help="Tracks are cut into sections this long; the last one is kept when at least half as long. "
-        "The thesis preset cuts as the thesis did (about 15 s, evenly) and ignores this.",
-        **state.bind("section_seconds"),
-    )
+    units = {"seconds": "seconds", "bars": "bars (from the first downbeat)"}
+    st.radio("Cut sections by", list(units), format_func=units.get, horizontal=True, disabled=thesis,
+             help="Seconds cut where the clock says; bars start each section on a downbeat, as a DJ counts phrases. "
+             "Switching re-cuts the stored analysis; nothing is decoded again.",
+             **state.bind("section_unit", options=list(units)))  # fmt: skip
+    if state.get("section_unit") == "bars" and not thesis:
+        st.select_slider(
+            "Section length (bars)", options=[1, 2, 4, 8, 16, 32], help="8 bars is a short phrase, 16 or 32 a full one.",
+            **state.bind("section_bars", options=[1, 2, 4, 8, 16, 32]),
+        )  # fmt: skip
+    else:
+        st.slider(
+            "Section length (seconds)",
+            5,
+            60,
+            step=1,
+            disabled=thesis,
+            help="Tracks are cut into sections this long; the last one is kept when at least half as long. "
+            "The thesis preset cuts as the thesis did (about 15 s, evenly) and ignores this.",
+            **state.bind("section_seconds"),
+        )
     rules = list(RULES)
     st.selectbox(
         "Representative sections",

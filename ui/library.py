@@ -234,7 +234,9 @@ def analysis_config() -> AnalysisConfig:
     """The analysis settings of this session (preset, section length, representative rule)."""
     base = preset(state.get("preset"))
     segment = base.segment
-    if segment.mode == "fixed":
+    if segment.mode == "fixed" and state.get("section_unit") == "bars":
+        segment = segment.replace(mode="bars", bars=int(state.get("section_bars")))
+    elif segment.mode == "fixed":
         segment = segment.replace(section_seconds=float(state.get("section_seconds")))
     select = base.select.replace(rule=state.get("select_rule"))
     return base.replace(segment=segment, select=select)

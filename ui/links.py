@@ -27,6 +27,8 @@ from . import deploy, state
 LINKED: dict[str, tuple[type, tuple[int, int] | None]] = {
     "preset": (str, None),
     "section_seconds": (int, (5, 60)),
+    "section_unit": (str, None),
+    "section_bars": (int, (1, 64)),
     "select_rule": (str, None),
     "method": (str, None),
     "k": (int, (2, 12)),

@@ -4,7 +4,7 @@ Segmentation needs only the track's length in samples and its rate, so a
 new section length can be applied to stored frame features without decoding
 the audio again.
 
-Two modes (:class:`~engine.config.SegmentConfig`):
+Three modes (:class:`~engine.config.SegmentConfig`):
 
 ``fixed`` (default)
     Sections of ``section_seconds`` from the start of the track. The
@@ -20,6 +20,15 @@ Two modes (:class:`~engine.config.SegmentConfig`):
     over 29 s up to 44 s is one section of its whole length, a 60-s track
     three of 20 s, a 4-minute track fifteen of 16 s; tracks of 29 s or less
     have none.
+``bars``
+    Sections of ``bars`` bars (default 8), from the first downbeat: section
+    ``k`` runs from downbeat ``k * bars`` to downbeat ``(k + 1) * bars``, so
+    each starts on bar one of a phrase a DJ counts in. The audio before the
+    first downbeat (a pickup) is in no section. After the last full section,
+    the rest of the track is a last *partial* section when it holds at least
+    ``min_last_fraction`` of the bars. The downbeats come from the stored
+    frames (:func:`engine.describe.bars.frame_bars`), so this mode re-cuts
+    stored tracks without decoding them either.
 
 Examples
 --------
@@ -52,14 +61,22 @@ from ..records import Segmentation
 __all__ = ["segment", "min_track_seconds"]
 
 
+#: The fastest tempo a bar is counted at when judging whether a track can hold a section of bars.
+_FASTEST_BPM = 180.0
+
+
 def min_track_seconds(config: SegmentConfig) -> float:
-    """The shortest track (in seconds) that yields at least one section."""
+    """The shortest track (in seconds) that may yield at least one section."""
+    if config.mode == "bars":
+        return config.bars * 4 * 60.0 / _FASTEST_BPM
     if config.mode == "thesis":
         return 2.0 * config.section_seconds - 1.0 + 1e-9  # ceil(d) // N - 1 >= 1  <=>  ceil(d) >= 2N
     return config.section_seconds
 
 
-def segment(n_samples: int, sample_rate: int, *, config: SegmentConfig, track_id: str = "") -> Segmentation:
+def segment(
+    n_samples: int, sample_rate: int, *, config: SegmentConfig, track_id: str = "", downbeats_s: np.ndarray | None = None
+) -> Segmentation:
     """Cut a track of ``n_samples`` at ``sample_rate`` into sections and pieces.
 
     Parameters
@@ -72,6 +89,8 @@ def segment(n_samples: int, sample_rate: int, *, config: SegmentConfig, track_id
         Section and piece lengths, mode and the remainder rule.
     track_id : str
         Carried into the record.
+    downbeats_s : np.ndarray [shape=(n_bars,)], optional
+        The track's downbeats, seconds (needed, and only used, in mode ``bars``).
 
     Returns
     -------
@@ -82,11 +101,18 @@ def segment(n_samples: int, sample_rate: int, *, config: SegmentConfig, track_id
     Raises
     ------
     ParameterError
-        If ``n_samples`` is negative or ``sample_rate`` is not positive.
+        If ``n_samples`` is negative, ``sample_rate`` is not positive, or mode ``bars`` has no downbeats.
     """
     if n_samples < 0 or sample_rate <= 0:
         raise ParameterError(f"need n_samples >= 0 and sample_rate > 0, got {n_samples}, {sample_rate}")
-    bounds = _thesis_bounds(n_samples, sample_rate, config) if config.mode == "thesis" else _fixed_bounds(n_samples, sample_rate, config)
+    if config.mode == "bars":
+        if downbeats_s is None:
+            raise ParameterError("sections of bars need the track's downbeats")
+        bounds = _bar_bounds(n_samples, sample_rate, config, np.asarray(downbeats_s, dtype=np.float64))
+    elif config.mode == "thesis":
+        bounds = _thesis_bounds(n_samples, sample_rate, config)
+    else:
+        bounds = _fixed_bounds(n_samples, sample_rate, config)
     starts = np.array([b[0] for b in bounds], dtype=np.int64)
     ends = np.array([b[1] for b in bounds], dtype=np.int64)
     partial = np.array([b[2] for b in bounds], dtype=bool)
@@ -128,3 +154,15 @@ def _thesis_bounds(n: int, sr: int, config: SegmentConfig) -> list[tuple[int, in
         return []
     size = n // steps
     return [(i * size, (i + 1) * size, False) for i in range(steps)]
+
+
+def _bar_bounds(n: int, sr: int, config: SegmentConfig, downbeats: np.ndarray) -> list[tuple[int, int, bool]]:
+    at = np.round(downbeats[(downbeats >= 0) & (downbeats * sr < n)] * sr).astype(np.int64)
+    if len(at) < 2:
+        return []
+    bar = float(np.median(np.diff(at)))
+    bounds = [(int(at[i]), int(at[i + config.bars]), False) for i in range(0, len(at) - config.bars, config.bars)]
+    last = bounds[-1][1] if bounds else int(at[0])
+    if bounds and n - last >= config.min_last_fraction * config.bars * bar:
+        bounds.append((last, n, True))
+    return bounds

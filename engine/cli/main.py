@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_options(p)
     p.add_argument("--preset", choices=("default", "thesis"), default="default", help="feature preset (default: default)")
     p.add_argument("--section-seconds", type=float, default=None, help="section length, 1-60 s (default 15)")
+    p.add_argument("--bars", type=int, default=None, metavar="N",
+                   help="cut sections of N bars from the first downbeat (1-64) instead of seconds")
     p.add_argument("--aggregate", choices=("median", "mean"), default=None, help="how frames become a section value")
     p.add_argument("--with-std", action="store_true", help="add a standard-deviation column per feature")
     p.add_argument("--select", choices=("all", "energy", "thesis"), default=None, help="representative-section rule")
@@ -117,6 +119,10 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     config = preset(args.preset)
     if args.section_seconds is not None:
         config = config.replace(segment=config.segment.replace(section_seconds=args.section_seconds))
+    if getattr(args, "bars", None) is not None:
+        if args.section_seconds is not None:
+            raise ParameterError("give either --section-seconds or --bars, not both")
+        config = config.replace(segment=config.segment.replace(mode="bars", bars=args.bars))
     if args.aggregate is not None or args.with_std:
         agg: AggregateConfig = config.aggregate
         config = config.replace(
@@ -277,7 +283,8 @@ def _print_analysis(args: argparse.Namespace, store, config: AnalysisConfig, res
     print(f"store        {store.url}")
     if cluster_line:
         print(f"dask         {cluster_line}")
-    print(f"config       {config.digest()} (preset {args.preset}, {config.segment.section_seconds:g}-s sections)")
+    cut = f"{config.segment.bars}-bar sections" if config.segment.mode == "bars" else f"{config.segment.section_seconds:g}-s sections"
+    print(f"config       {config.digest()} (preset {args.preset}, {cut})")
     print(f"tracks       {len(result.tracks)} ({len(result.from_store)} already in the store)")
     print(f"sections     {n_sections} ({n_selected} representative, rule {config.select.rule})")
     print(f"audio        {result.seconds_of_audio:.1f} s ({result.seconds_of_audio / 60:.1f} min)")

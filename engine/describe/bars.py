@@ -32,23 +32,79 @@ alone with nothing that marks a bar; 0.09 on generated kicks and hi-hats).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..errors import ParameterError
-from ..records import Bars
+from ..records import Bars, FrameTable, Tempo
+from .rhythm import accent_beats, estimate_tempo
 
-__all__ = ["track_bars", "steady_beats", "BEATS_PER_BAR"]
+__all__ = ["frame_bars", "track_bars", "steady_beats", "BEATS_PER_BAR"]
 
 #: Beats in a bar: CrateMap assumes 4/4, as dance music is.
 BEATS_PER_BAR = 4
 _TIMBRE = tuple(f"mfcc{i}" for i in range(2, 14))
 _ACCENT_WEIGHT = 0.1
+_MIN_TEMPO_S = 4.0  # shortest envelope with a tempo of its own
 _CLEAR_MARGIN = 1.0  # a phase this far ahead of the next (in medians of change) is certain
 _ON_GRID = 0.1  # a tracked beat within this fraction of a beat of the fitted grid is on it
 _STEADY_SHARE = 0.7  # a track is steady when at least this share of its beats is on the grid
 
 
-def steady_beats(beats_s: np.ndarray, bpm: float) -> np.ndarray:
+def frame_bars(frames: FrameTable, *, bpm_min: float = 85.0, bpm_max: float = 180.0) -> tuple[Tempo, Bars]:
+    """A whole track's tempo, beats and bars from its stored frames.
+
+    The tempo is :func:`~engine.describe.rhythm.estimate_tempo`'s; the beats are
+    tracked by librosa at that tempo, moved onto the accents
+    (:func:`~engine.describe.rhythm.accent_beats`) and mended by :func:`steady_beats`;
+    the bars are :func:`track_bars`'s.
+
+    Parameters
+    ----------
+    frames : FrameTable
+        With ``onset_strength``, ``rmse``, ``chroma_0..11`` and ``mfcc2..13``.
+    bpm_min, bpm_max : float
+        The plausible tempo range.
+
+    Returns
+    -------
+    tempo : Tempo
+        Confidence 0 for a track under 4 s (estimated on the envelope padded with silence).
+    bars : Bars
+        Beats inside the track, each with its place in the bar.
+
+    Raises
+    ------
+    ParameterError
+        If a needed column is missing or beat tracking fails.
+    """
+    import librosa
+
+    try:
+        onset, rmse = (frames.values[:, frames.names.index(c)].astype(np.float64) for c in ("onset_strength", "rmse"))
+        chroma = np.column_stack([frames.values[:, frames.names.index(f"chroma_{i}")] for i in range(12)]).astype(np.float64)
+        timbre = np.column_stack([frames.values[:, frames.names.index(c)] for c in _TIMBRE]).astype(np.float64)
+    except ValueError:
+        raise ParameterError("the stored frames lack onset, RMS, chroma or MFCC columns; analyse again with the default frame settings") from None
+    rate = frames.sample_rate / frames.hop_length
+    pad = max(int(np.ceil(_MIN_TEMPO_S * rate)) - len(onset), 0)
+    o_t, r_t = np.pad(onset, (0, pad)), np.pad(rmse, (0, pad))
+    tempo = estimate_tempo(o_t, frame_rate=rate, bpm_min=bpm_min, bpm_max=bpm_max, accent=r_t)
+    if pad:
+        tempo = dataclasses.replace(tempo, confidence=0.0)
+    try:
+        _, beats = librosa.beat.beat_track(
+            onset_envelope=o_t, sr=frames.sample_rate, hop_length=frames.hop_length, bpm=tempo.bpm, tightness=400, units="time"
+        )
+    except librosa.ParameterError as exc:
+        raise ParameterError(f"beat tracking failed ({exc})") from exc
+    beats = steady_beats(accent_beats(np.asarray(beats, np.float64), r_t, frame_rate=rate), tempo.bpm, span_s=(0.0, frames.duration_s))
+    beats = np.asarray(beats[(beats >= 0) & (beats < frames.duration_s)], np.float64)
+    return tempo, track_bars(beats, frame_rate=rate, chroma=chroma, timbre=timbre, rms=rmse)
+
+
+def steady_beats(beats_s: np.ndarray, bpm: float, *, span_s: tuple[float, float] | None = None) -> np.ndarray:
     """The tracked beats with their slips mended: one beat per line of the track's grid, where the track is steady.
 
     Parameters
@@ -57,12 +113,14 @@ def steady_beats(beats_s: np.ndarray, bpm: float) -> np.ndarray:
         Tracked beats, seconds, increasing.
     bpm : float
         The track's tempo.
+    span_s : (float, float), optional
+        Extend the grid to this stretch (the whole track): a tracker starts late and stops early.
 
     Returns
     -------
     np.ndarray [shape=(n,)]
-        From the first to the last tracked beat: each grid line's tracked beat where one lies on it, the
-        grid line itself where none does. ``beats_s`` unchanged when fewer than 16 beats, or under 70 %
+        From the first to the last tracked beat (or over ``span_s``): each grid line's tracked beat where
+        one lies on it, the grid line itself where none does. ``beats_s`` unchanged when fewer than 16 beats, or under 70 %
         of them, fit one grid.
     """
     beats = np.asarray(beats_s, dtype=np.float64)
@@ -80,9 +138,10 @@ def steady_beats(beats_s: np.ndarray, bpm: float) -> np.ndarray:
     if inlier.mean() < _STEADY_SHARE:
         return beats
     # grid line k sits where t = icpt + slope * t + k * period
-    k = np.arange(np.floor((t[0] - icpt) * (1 - slope) / period), np.ceil((t[-1] - icpt) * (1 - slope) / period) + 1)
+    lo, hi = (beats[0] - period / 2, beats[-1] + period / 2) if span_s is None else (span_s[0], span_s[1])
+    k = np.arange(np.floor(((lo - beats[0]) * (1 - slope) - icpt) / period) - 1, np.ceil(((hi - beats[0]) * (1 - slope) - icpt) / period) + 2)
     grid = beats[0] + (icpt + k * period) / (1 - slope)
-    grid = grid[(grid >= beats[0] - period / 2) & (grid <= beats[-1] + period / 2)]
+    grid = grid[(grid >= lo) & (grid <= hi)]
     nearest = np.clip(np.searchsorted(beats[inlier], grid), 1, max(int(inlier.sum()) - 1, 1))
     kept = beats[inlier]
     pick = np.where(np.abs(kept[nearest - 1] - grid) < np.abs(kept[nearest] - grid), kept[nearest - 1], kept[nearest])

@@ -37,7 +37,12 @@ def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfi
     SectionTable
         One row per section (possibly none for a track shorter than a section).
     """
-    seg = segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id)
+    downbeats = None
+    if config.segment.mode == "bars":  # bar lines from the same frames: re-cutting into bars decodes nothing either
+        from .bars import frame_bars
+
+        downbeats = frame_bars(frames)[1].downbeats_s
+    seg = segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id, downbeats_s=downbeats)
     values, names = aggregate(frames, seg.start_s, seg.end_s, config=config.aggregate)
     # the selection rules read RMS and centroid, aggregated the same way even when not kept as columns
     basis, _ = aggregate(

@@ -18,16 +18,15 @@ The rules themselves are the describe stage's: tempo, beats and energy in
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig, MixConfig
-from ..describe.bars import steady_beats, track_bars
+from ..describe.bars import frame_bars
 from ..describe.key import CLEAR_KEY, camelot, estimate_key, key_name, tonal_chroma
-from ..describe.rhythm import accent_beats, align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
+from ..describe.rhythm import align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
 from ..errors import ParameterError, StoreError
 from ..records import FrameTable, MixTable, Tempo, TrackDescriptors
 from ..records.mixing import DESCRIPTOR_COLUMNS, DESCRIPTOR_META_COLUMNS as _META
@@ -80,11 +79,9 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     """
     rate = frames.sample_rate / frames.hop_length
     onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
-    tempo, beats = _track_beats(frames, onset, rmse, config)
-    chroma = _chroma(frames)
-    timbre = np.column_stack([_column(frames, f"mfcc{i}") for i in range(2, 14)])
-    bars = track_bars(beats, frame_rate=rate, chroma=chroma, timbre=timbre, rms=rmse)
-    key = _key(chroma, rmse, config)
+    tempo, bars = frame_bars(frames, bpm_min=config.bpm_min, bpm_max=config.bpm_max)
+    beats = bars.beats_s
+    key = _key(_chroma(frames), rmse, config)
     onsets = onset_times(onset, frame_rate=rate)
     energy = energy_of(rmse, len(onsets), frames.duration_s)
     times, curve = energy_curve(rmse, onsets, frame_rate=rate)
@@ -111,27 +108,6 @@ def _key(chroma: np.ndarray, rmse: np.ndarray, config: MixConfig):
     """The key of a stretch from its tonal evidence (:func:`engine.describe.key.tonal_chroma`)."""
     profile, clarity = tonal_chroma(chroma, rmse)
     return estimate_key(profile, profile=config.key_profile, clarity=clarity)
-
-
-def _track_beats(frames: FrameTable, onset: np.ndarray, rmse: np.ndarray, config: MixConfig) -> tuple[Tempo, np.ndarray]:
-    """A whole track's tempo and its beats tracked by librosa (float64 seconds, inside the track)."""
-    import librosa
-
-    rate = frames.sample_rate / frames.hop_length
-    pad = max(int(np.ceil(_MIN_TEMPO_S * rate)) - len(onset), 0)
-    # Too short for a tempo of its own: estimate on the envelope padded with silence, confidence 0.
-    o_t, r_t = np.pad(onset, (0, pad)), np.pad(rmse, (0, pad))
-    tempo = estimate_tempo(o_t, frame_rate=rate, bpm_min=config.bpm_min, bpm_max=config.bpm_max, accent=r_t)
-    if pad:
-        tempo = dataclasses.replace(tempo, confidence=0.0)
-    try:
-        _, beats = librosa.beat.beat_track(
-            onset_envelope=o_t, sr=frames.sample_rate, hop_length=frames.hop_length, bpm=tempo.bpm, tightness=400, units="time"
-        )
-    except librosa.ParameterError as exc:
-        raise ParameterError(f"beat tracking failed ({exc})") from exc
-    beats = steady_beats(accent_beats(np.asarray(beats, np.float64), r_t, frame_rate=rate), tempo.bpm)
-    return tempo, np.asarray(beats[(beats >= 0) & (beats < frames.duration_s)], np.float64)
 
 
 def describe_sections(

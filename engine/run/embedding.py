@@ -103,7 +103,7 @@ def embed_library(
                 if progress is not None:
                     progress(Progress(i, len(track_ids), name, "error", 0.0, time.perf_counter() - t_file, time.perf_counter() - t0, detail))
                 continue
-            metas.append(_piece_meta(got, track, analysis))
+            metas.append(_piece_meta(got, track, analysis, store))
             values.append(got["embeddings"])
             if got["tags"] is not None:
                 tags.append(got["tags"])
@@ -179,13 +179,22 @@ def _stored_pieces(
     return status, store.get_pieces(track_id, key)
 
 
-def _piece_meta(got: Mapping[str, Any], track: Track, analysis: AnalysisConfig) -> pd.DataFrame:
+def _piece_meta(got: Mapping[str, Any], track: Track, analysis: AnalysisConfig, store) -> pd.DataFrame:
     """The :attr:`PieceTable.meta` rows of one track's stored pieces: each piece given its section under ``analysis``."""
     from ..neural.embed import piece_sections
 
     n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
-    seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id)
-    section = piece_sections(got["start_s"], got["end_s"], seg.start_s, seg.end_s)
+    if analysis.segment.mode == "bars":  # bar lines are the track's own: the stored sections (or frames) know them
+        if store.has_sections(track.track_id, analysis.section_digest()):
+            seg = store.get_sections(track.track_id, analysis.section_digest()).meta
+        else:
+            from ..describe.bars import frame_bars
+
+            bars = frame_bars(store.get_frames(track.track_id, analysis.frames.digest()))[1]
+            seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id, downbeats_s=bars.downbeats_s)
+    else:
+        seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id)
+    section = piece_sections(got["start_s"], got["end_s"], np.asarray(seg.start_s), np.asarray(seg.end_s))
     return pd.DataFrame(
         {
             "track_id": track.track_id,
