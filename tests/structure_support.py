@@ -36,8 +36,8 @@ def _midi(m: float) -> float:
 def structured_track(bpm: float = 126.0, *, tonic: int = 9, first_downbeat_s: float = 0.37, phrases=PHRASES, seed: int = 0) -> Structured:
     """A track in ``tonic`` minor whose chords change on every bar (the Aeolian loop), with drums that
     follow the phrase: kicks in intro, build, drops and outro, claps on 2 and 4 in the drops, a crash on
-    each drop's first beat, a snare fill in the last bar of the build and a noise riser over it; no
-    drums in the breakdown, chords alone."""
+    each drop's first beat, a snare fill in the last bar of the build and a noise riser over it; the bass
+    in the drops and the breakdown, which has no drums."""
     rng = np.random.default_rng(seed)
     beat = 60.0 / bpm
     bars = sum(n for _, n in phrases)
@@ -66,7 +66,7 @@ def structured_track(bpm: float = 126.0, *, tonic: int = 9, first_downbeat_s: fl
             pad = {"intro": 0.03, "build": 0.05, "drop": 0.07, "breakdown": 0.08, "outro": 0.03}[label]
             for iv in triad:
                 put(t0, _tone(_midi(60 + (root + iv) % 12), int(4 * beat * SR), pad, 0.4))
-            if label in ("drop", "breakdown", "build"):
+            if label in ("drop", "breakdown"):
                 put(t0, _tone(_midi(36 + root % 12), int(4 * beat * SR), 0.12, 0.6))  # the bass holds the chord's root
             if label != "breakdown":
                 for k in range(4):
@@ -81,7 +81,7 @@ def structured_track(bpm: float = 126.0, *, tonic: int = 9, first_downbeat_s: fl
                 for k in range(16):
                     put(t0 + k * beat / 4, clap * (0.3 + 0.7 * k / 16))
             if label == "build":  # a riser: noise rising in level across the build
-                seg = rng.standard_normal(int(4 * beat * SR)).astype(np.float32) * 0.02 * (b + 1) / n
+                seg = rng.standard_normal(int(4 * beat * SR)).astype(np.float32) * 0.06 * (b + 1) / n
                 put(t0, seg)
         bar += n
     y = y[: int(total * SR)]

@@ -89,3 +89,23 @@ def test_a_structured_track_cut_into_8_bars_starts_every_section_on_a_phrase_bar
     want = track.downbeats_s[::8][: len(starts)]
     assert len(starts) == len(track.downbeats_s) // 8
     assert np.max(np.abs(starts - want)) < 0.07  # every phrase of this track is a multiple of 8 bars
+
+
+@pytest.mark.parametrize(("bpm", "first", "tonic"), [(126.0, 0.37, 9), (122.5, 0.05, 5), (140.0, 1.1, 0), (128.0, 0.8, 2)])
+def test_phrases_of_a_structured_track_fall_on_its_boundaries_and_are_labelled(bpm, first, tonic):
+    from engine.describe.phrases import track_phrases
+
+    track = structured_track(bpm, tonic=tonic, first_downbeat_s=first)
+    phrases = track_phrases(frame_features(track.y, sample_rate=SR, config=FrameConfig()))
+    truth = np.array([start for _, start, _ in track.phrases])
+    beat = 60.0 / bpm
+    found = phrases.start_s
+    hits = sum(bool(np.any(np.abs(found - t) <= beat)) for t in truth)
+    assert hits >= 0.9 * len(truth)  # boundaries within one beat
+    assert len(found) <= len(truth) + 1  # and not many more than there are
+    grid = np.arange(0.0, track.phrases[-1][2], 0.05)  # labels compared every 50 ms
+    want = np.array([next((lab for lab, a, b in track.phrases if a <= t < b), "") for t in grid])
+    got = np.array([next((lab for lab, a, b in zip(phrases.labels, phrases.start_s, phrases.end_s) if a <= t < b), "") for t in grid])
+    inside = want != ""
+    assert np.mean(got[inside] == want[inside]) >= 0.8
+    assert phrases.labels.count("drop") == 2 and phrases.labels[0] == "intro" and phrases.labels[-1] == "outro"

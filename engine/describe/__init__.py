@@ -3,7 +3,7 @@
 Takes a decoded signal. Gives frame-level features (:mod:`.frames`, with the
 hand-written kernels that beat librosa in :mod:`._kernels`), their aggregation into
 section rows (:mod:`.aggregation`, :mod:`.sections`), tempo, beats and energy (:mod:`.rhythm`), downbeats
-(:mod:`.bars`), key and
+(:mod:`.bars`), phrases and their labels (:mod:`.phrases`), key and
 Camelot code (:mod:`.key`), and the representative sections of each track
 (:mod:`.representative`).
 """
@@ -24,6 +24,9 @@ _EXPORTS = {
         "PROFILES", "estimate_key", "section_chroma", "tonal_chroma", "CLEAR_KEY", "camelot", "key_name", "parse_camelot",
         "camelot_relation", "camelot_relation_index", "CAMELOT_RELATIONS", "COMPATIBLE_RELATIONS",
         "RELATION_WORDS", "PITCH_NAMES",
+    ),
+    "phrases": (
+        "PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases",
     ),
     "representative": (
         "select_sections", "thesis_ratio",

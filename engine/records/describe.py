@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Bars", "Energy", "Key"]
+__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Bars", "Phrases", "Energy", "Key"]
 
 #: The meta columns of a section table, in order.
 SECTION_META_COLUMNS: tuple[str, ...] = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
@@ -139,6 +139,17 @@ class Bars:
     def downbeats_s(self) -> np.ndarray:
         """The beats that start a bar, seconds."""
         return self.beats_s[self.positions == 1]
+
+
+@dataclass(frozen=True, eq=False)
+class Phrases:
+    """A track's phrases (:func:`engine.describe.phrases.track_phrases`): where the music changes, on bar lines."""
+
+    start_s: np.ndarray  # float64 [shape=(n_phrases,)], each on a downbeat
+    end_s: np.ndarray  # float64 [shape=(n_phrases,)], the next phrase's start (the last: the track's end)
+    start_bar: np.ndarray  # int64 [shape=(n_phrases,)], bars from the first downbeat
+    labels: tuple[str, ...]  # "intro" | "build" | "drop" | "breakdown" | "outro"
+    confidence: np.ndarray  # float64 [shape=(n_phrases,)], 0..1
 
 
 @dataclass(frozen=True)
