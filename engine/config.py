@@ -203,12 +203,13 @@ class SegmentConfig(_Config):
     ``mode="thesis"`` reproduces the thesis: ``steps = ceil(duration) // 15 - 1``
     contiguous equal sections of ``len(y) // steps`` samples.
     ``mode="bars"`` cuts sections of ``bars`` bars from the first downbeat
-    (:mod:`engine.describe.bars`), the last one kept as in ``fixed``.
+    (:mod:`engine.describe.bars`), the last one kept as in ``fixed``;
+    ``mode="phrases"`` one section per phrase (:mod:`engine.describe.phrases`).
     """
 
     section_seconds: float = 15.0  # 1..60 s
     piece_seconds: float = 1.0  # pieces inside each section, for the CNNs
-    mode: str = "fixed"  # "fixed" | "thesis" | "bars"
+    mode: str = "fixed"  # "fixed" | "thesis" | "bars" | "phrases"
     min_last_fraction: float = 0.5  # keep a last section at least this fraction long
     bars: int = 8  # mode "bars": bars per section, 1..64
 
@@ -217,7 +218,7 @@ class SegmentConfig(_Config):
     def __post_init__(self) -> None:
         _check(1.0 <= self.section_seconds <= 60.0, f"section_seconds must be in 1..60, got {self.section_seconds}")
         _check(0.1 <= self.piece_seconds <= self.section_seconds, f"piece_seconds must be in 0.1..section_seconds, got {self.piece_seconds}")
-        _check(self.mode in ("fixed", "thesis", "bars"), f"segment mode must be 'fixed', 'thesis' or 'bars', got {self.mode!r}")
+        _check(self.mode in ("fixed", "thesis", "bars", "phrases"), f"segment mode must be fixed, thesis, bars or phrases, got {self.mode!r}")
         _check(1 <= self.bars <= 64, f"bars must be in 1..64, got {self.bars}")
         _check(0.0 < self.min_last_fraction <= 1.0, f"min_last_fraction must be in (0, 1], got {self.min_last_fraction}")
 

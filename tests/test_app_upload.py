@@ -78,7 +78,7 @@ def test_changing_the_section_length_recuts_without_decoding():
     assert int({m.label: m.value for m in at.metric}["Sections"]) > sections_30
 
 
-def test_switching_to_bars_recuts_the_stored_frames_without_decoding():
+def test_switching_to_bars_or_phrases_recuts_the_stored_frames_without_decoding():
     at = _library_page()
     seconds = int({m.label: m.value for m in at.metric}["Sections"])
     at.radio(key="_w_section_unit").set_value("bars").run()
@@ -90,6 +90,10 @@ def test_switching_to_bars_recuts_the_stored_frames_without_decoding():
     assert page_errors(at) == []
     thirty_two = int({m.label: m.value for m in at.metric}["Sections"])
     assert 0 < thirty_two < eight and eight != seconds
+    at.radio(key="_w_section_unit").set_value("phrases").run()
+    assert page_errors(at) == []
+    phrases = int({m.label: m.value for m in at.metric}["Sections"])
+    assert 11 <= phrases < seconds  # at least one phrase per track, and fewer than 15-s windows
     at.radio(key="_w_section_unit").set_value("seconds").run()
     assert int({m.label: m.value for m in at.metric}["Sections"]) == seconds
 

@@ -109,3 +109,15 @@ def test_phrases_of_a_structured_track_fall_on_its_boundaries_and_are_labelled(b
     inside = want != ""
     assert np.mean(got[inside] == want[inside]) >= 0.8
     assert phrases.labels.count("drop") == 2 and phrases.labels[0] == "intro" and phrases.labels[-1] == "outro"
+
+
+def test_sections_of_phrases_follow_the_phrases_and_need_them():
+    seg = segment(100 * 1000, 1000, config=SegmentConfig(mode="phrases"), phrases_s=(np.array([0.5, 30.5, 46.5]), np.array([30.5, 46.5, 100.0])))
+    assert seg.start_s.tolist() == [0.5, 30.5, 46.5] and seg.end_s.tolist() == [30.5, 46.5, 100.0] and not seg.partial.any()
+    with pytest.raises(ParameterError, match="phrases"):
+        segment(100 * 1000, 1000, config=SegmentConfig(mode="phrases"))
+    track = structured_track(126.0, first_downbeat_s=0.37)
+    frames = frame_features(track.y, sample_rate=SR, config=FrameConfig())
+    table = sections_from_frames(frames, "structured", config=AnalysisConfig().replace(segment=SegmentConfig(mode="phrases")))
+    truth = np.array([start for _, start, _ in track.phrases])
+    assert len(table) == len(truth) and np.max(np.abs(table.meta["start_s"].to_numpy() - truth)) < 60.0 / 126.0

@@ -88,9 +88,10 @@ def analysis_controls() -> None:
     kwargs["on_change"], kwargs["args"] = _preset_changed, ()
     st.selectbox("Feature preset", presets, format_func=PRESET_LABELS.get, help="What is measured and how tracks are cut.", **kwargs)
     thesis = state.get("preset") == "thesis"
-    units = {"seconds": "seconds", "bars": "bars (from the first downbeat)"}
+    units = {"seconds": "seconds", "bars": "bars", "phrases": "phrases"}
     st.radio("Cut sections by", list(units), format_func=units.get, horizontal=True, disabled=thesis,
-             help="Seconds cut where the clock says; bars start each section on a downbeat, as a DJ counts phrases. "
+             help="Seconds cut where the clock says; bars start each section on a downbeat, as a DJ counts; phrases "
+             "cut where the music changes (an intro, a build, a drop), on bar lines. "
              "Switching re-cuts the stored analysis; nothing is decoded again.",
              **state.bind("section_unit", options=list(units)))  # fmt: skip
     if state.get("section_unit") == "bars" and not thesis:
@@ -98,6 +99,8 @@ def analysis_controls() -> None:
             "Section length (bars)", options=[1, 2, 4, 8, 16, 32], help="8 bars is a short phrase, 16 or 32 a full one.",
             **state.bind("section_bars", options=[1, 2, 4, 8, 16, 32]),
         )  # fmt: skip
+    elif state.get("section_unit") == "phrases" and not thesis:
+        st.caption("Each section is one phrase: from where the music changes to where it changes next.")
     else:
         st.slider(
             "Section length (seconds)",

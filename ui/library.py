@@ -236,6 +236,8 @@ def analysis_config() -> AnalysisConfig:
     segment = base.segment
     if segment.mode == "fixed" and state.get("section_unit") == "bars":
         segment = segment.replace(mode="bars", bars=int(state.get("section_bars")))
+    elif segment.mode == "fixed" and state.get("section_unit") == "phrases":
+        segment = segment.replace(mode="phrases")
     elif segment.mode == "fixed":
         segment = segment.replace(section_seconds=float(state.get("section_seconds")))
     select = base.select.replace(rule=state.get("select_rule"))

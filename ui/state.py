@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "store_url": "",  # source "store": an existing store's folder or fsspec URL
     "preset": "default",  # engine.config.PRESETS
     "section_seconds": 15,  # seconds
-    "section_unit": "seconds",  # "seconds" | "bars": how sections are cut
+    "section_unit": "seconds",  # "seconds" | "bars" | "phrases": how sections are cut
     "section_bars": 8,  # bars per section when cut by bars
     "select_rule": "all",  # engine SelectConfig.rule
     # classical clustering

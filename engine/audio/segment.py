@@ -4,7 +4,7 @@ Segmentation needs only the track's length in samples and its rate, so a
 new section length can be applied to stored frame features without decoding
 the audio again.
 
-Three modes (:class:`~engine.config.SegmentConfig`):
+Four modes (:class:`~engine.config.SegmentConfig`):
 
 ``fixed`` (default)
     Sections of ``section_seconds`` from the start of the track. The
@@ -29,6 +29,10 @@ Three modes (:class:`~engine.config.SegmentConfig`):
     ``min_last_fraction`` of the bars. The downbeats come from the stored
     frames (:func:`engine.describe.bars.frame_bars`), so this mode re-cuts
     stored tracks without decoding them either.
+``phrases``
+    One section per phrase: from where the music changes to where it changes
+    next, on bar lines (:func:`engine.describe.phrases.track_phrases`, also
+    from the stored frames). Sections differ in length, as phrases do.
 
 Examples
 --------
@@ -69,13 +73,21 @@ def min_track_seconds(config: SegmentConfig) -> float:
     """The shortest track (in seconds) that may yield at least one section."""
     if config.mode == "bars":
         return config.bars * 4 * 60.0 / _FASTEST_BPM
+    if config.mode == "phrases":
+        return 4 * 4 * 60.0 / _FASTEST_BPM  # the shortest phrase, 4 bars
     if config.mode == "thesis":
         return 2.0 * config.section_seconds - 1.0 + 1e-9  # ceil(d) // N - 1 >= 1  <=>  ceil(d) >= 2N
     return config.section_seconds
 
 
 def segment(
-    n_samples: int, sample_rate: int, *, config: SegmentConfig, track_id: str = "", downbeats_s: np.ndarray | None = None
+    n_samples: int,
+    sample_rate: int,
+    *,
+    config: SegmentConfig,
+    track_id: str = "",
+    downbeats_s: np.ndarray | None = None,
+    phrases_s: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Segmentation:
     """Cut a track of ``n_samples`` at ``sample_rate`` into sections and pieces.
 
@@ -91,6 +103,8 @@ def segment(
         Carried into the record.
     downbeats_s : np.ndarray [shape=(n_bars,)], optional
         The track's downbeats, seconds (needed, and only used, in mode ``bars``).
+    phrases_s : (np.ndarray, np.ndarray), optional
+        Start and end seconds of the track's phrases (needed, and only used, in mode ``phrases``).
 
     Returns
     -------
@@ -101,7 +115,8 @@ def segment(
     Raises
     ------
     ParameterError
-        If ``n_samples`` is negative, ``sample_rate`` is not positive, or mode ``bars`` has no downbeats.
+        If ``n_samples`` is negative, ``sample_rate`` is not positive, or mode ``bars`` has no downbeats
+        (``phrases`` no phrases).
     """
     if n_samples < 0 or sample_rate <= 0:
         raise ParameterError(f"need n_samples >= 0 and sample_rate > 0, got {n_samples}, {sample_rate}")
@@ -109,6 +124,14 @@ def segment(
         if downbeats_s is None:
             raise ParameterError("sections of bars need the track's downbeats")
         bounds = _bar_bounds(n_samples, sample_rate, config, np.asarray(downbeats_s, dtype=np.float64))
+    elif config.mode == "phrases":
+        if phrases_s is None:
+            raise ParameterError("sections of phrases need the track's phrases")
+        bounds = [
+            (int(round(a * sample_rate)), min(int(round(b * sample_rate)), n_samples), False)
+            for a, b in zip(*phrases_s)
+            if 0 <= a * sample_rate < n_samples and b > a
+        ]
     elif config.mode == "thesis":
         bounds = _thesis_bounds(n_samples, sample_rate, config)
     else:

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--section-seconds", type=float, default=None, help="section length, 1-60 s (default 15)")
     p.add_argument("--bars", type=int, default=None, metavar="N",
                    help="cut sections of N bars from the first downbeat (1-64) instead of seconds")
+    p.add_argument("--phrases", action="store_true", help="cut one section per phrase (where the music changes, on bar lines)")
     p.add_argument("--aggregate", choices=("median", "mean"), default=None, help="how frames become a section value")
     p.add_argument("--with-std", action="store_true", help="add a standard-deviation column per feature")
     p.add_argument("--select", choices=("all", "energy", "thesis"), default=None, help="representative-section rule")
@@ -123,6 +124,10 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         if args.section_seconds is not None:
             raise ParameterError("give either --section-seconds or --bars, not both")
         config = config.replace(segment=config.segment.replace(mode="bars", bars=args.bars))
+    if getattr(args, "phrases", False):
+        if args.section_seconds is not None or getattr(args, "bars", None) is not None:
+            raise ParameterError("give one of --section-seconds, --bars and --phrases")
+        config = config.replace(segment=config.segment.replace(mode="phrases"))
     if args.aggregate is not None or args.with_std:
         agg: AggregateConfig = config.aggregate
         config = config.replace(
@@ -283,7 +288,8 @@ def _print_analysis(args: argparse.Namespace, store, config: AnalysisConfig, res
     print(f"store        {store.url}")
     if cluster_line:
         print(f"dask         {cluster_line}")
-    cut = f"{config.segment.bars}-bar sections" if config.segment.mode == "bars" else f"{config.segment.section_seconds:g}-s sections"
+    cut = {"bars": f"{config.segment.bars}-bar sections", "phrases": "one section per phrase"}.get(
+        config.segment.mode, f"{config.segment.section_seconds:g}-s sections")  # fmt: skip
     print(f"config       {config.digest()} (preset {args.preset}, {cut})")
     print(f"tracks       {len(result.tracks)} ({len(result.from_store)} already in the store)")
     print(f"sections     {n_sections} ({n_selected} representative, rule {config.select.rule})")

@@ -36,7 +36,7 @@ _EXPORTS = {
         "energy_curve", "LOUDNESS_FLOOR_DB", "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL", "ALTERNATIVE_RATIOS",
     ),
     "sections": (
-        "sections_from_frames",
+        "sections_from_frames", "segment_frames",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

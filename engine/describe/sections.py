@@ -17,7 +17,23 @@ from ..records import FrameTable, SectionTable
 from .aggregation import aggregate
 from .representative import select_sections
 
-__all__ = ["sections_from_frames"]
+__all__ = ["sections_from_frames", "segment_frames"]
+
+
+def segment_frames(frames: FrameTable, config: AnalysisConfig):
+    """:func:`engine.audio.segment.segment` of a track's stored frames, with its downbeats or phrases when the
+    mode needs them (found in the same frames: re-cutting into bars or phrases decodes nothing either)."""
+    downbeats = phrases = None
+    if config.segment.mode == "bars":
+        from .bars import frame_bars
+
+        downbeats = frame_bars(frames)[1].downbeats_s
+    elif config.segment.mode == "phrases":
+        from .phrases import track_phrases
+
+        found = track_phrases(frames)
+        phrases = (found.start_s, found.end_s)
+    return segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id, downbeats_s=downbeats, phrases_s=phrases)
 
 
 def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfig) -> SectionTable:
@@ -37,12 +53,7 @@ def sections_from_frames(frames: FrameTable, name: str, *, config: AnalysisConfi
     SectionTable
         One row per section (possibly none for a track shorter than a section).
     """
-    downbeats = None
-    if config.segment.mode == "bars":  # bar lines from the same frames: re-cutting into bars decodes nothing either
-        from .bars import frame_bars
-
-        downbeats = frame_bars(frames)[1].downbeats_s
-    seg = segment(frames.n_samples, frames.sample_rate, config=config.segment, track_id=frames.track_id, downbeats_s=downbeats)
+    seg = segment_frames(frames, config)
     values, names = aggregate(frames, seg.start_s, seg.end_s, config=config.aggregate)
     # the selection rules read RMS and centroid, aggregated the same way even when not kept as columns
     basis, _ = aggregate(

@@ -184,14 +184,13 @@ def _piece_meta(got: Mapping[str, Any], track: Track, analysis: AnalysisConfig, 
     from ..neural.embed import piece_sections
 
     n_samples = int(round(track.duration_s * analysis.frames.sample_rate))
-    if analysis.segment.mode == "bars":  # bar lines are the track's own: the stored sections (or frames) know them
+    if analysis.segment.mode in ("bars", "phrases"):  # the track's own bar lines: its stored sections (or frames) know them
         if store.has_sections(track.track_id, analysis.section_digest()):
             seg = store.get_sections(track.track_id, analysis.section_digest()).meta
         else:
-            from ..describe.bars import frame_bars
+            from ..describe.sections import segment_frames
 
-            bars = frame_bars(store.get_frames(track.track_id, analysis.frames.digest()))[1]
-            seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id, downbeats_s=bars.downbeats_s)
+            seg = segment_frames(store.get_frames(track.track_id, analysis.frames.digest()), analysis)
     else:
         seg = segment(n_samples, analysis.frames.sample_rate, config=analysis.segment, track_id=track.track_id)
     section = piece_sections(got["start_s"], got["end_s"], np.asarray(seg.start_s), np.asarray(seg.end_s))
