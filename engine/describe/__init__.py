@@ -15,7 +15,7 @@ _EXPORTS = {
         "section_frame_bounds", "aggregate",
     ),
     "bars": (
-        "track_bars", "BEATS_PER_BAR",
+        "track_bars", "BEATS_PER_BAR", "TIMBRE_COLUMNS",
     ),
     "frames": (
         "frame_feature_names", "frame_features",

@@ -40,11 +40,12 @@ from ..errors import ParameterError
 from ..records import Bars, FrameTable, Tempo
 from .rhythm import accent_beats, estimate_tempo
 
-__all__ = ["frame_bars", "track_bars", "steady_beats", "BEATS_PER_BAR"]
+__all__ = ["frame_bars", "track_bars", "steady_beats", "BEATS_PER_BAR", "TIMBRE_COLUMNS"]
 
 #: Beats in a bar: CrateMap assumes 4/4, as dance music is.
 BEATS_PER_BAR = 4
-_TIMBRE = tuple(f"mfcc{i}" for i in range(2, 14))
+#: The stored MFCCs that describe timbre without the level (MFCC 1 is the level).
+TIMBRE_COLUMNS = tuple(f"mfcc{i}" for i in range(2, 14))
 _ACCENT_WEIGHT = 0.1
 _MIN_TEMPO_S = 4.0  # shortest envelope with a tempo of its own
 _CLEAR_MARGIN = 1.0  # a phase this far ahead of the next (in medians of change) is certain
@@ -84,7 +85,7 @@ def frame_bars(frames: FrameTable, *, bpm_min: float = 85.0, bpm_max: float = 18
     try:
         onset, rmse = (frames.values[:, frames.names.index(c)].astype(np.float64) for c in ("onset_strength", "rmse"))
         chroma = np.column_stack([frames.values[:, frames.names.index(f"chroma_{i}")] for i in range(12)]).astype(np.float64)
-        timbre = np.column_stack([frames.values[:, frames.names.index(c)] for c in _TIMBRE]).astype(np.float64)
+        timbre = np.column_stack([frames.values[:, frames.names.index(c)] for c in TIMBRE_COLUMNS]).astype(np.float64)
     except ValueError:
         raise ParameterError("the stored frames lack onset, RMS, chroma or MFCC columns; analyse again with the default frame settings") from None
     rate = frames.sample_rate / frames.hop_length

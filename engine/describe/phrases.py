@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..records import FrameTable, Phrases
+from .bars import TIMBRE_COLUMNS, frame_bars
 
 __all__ = ["PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases"]
 
@@ -48,7 +49,6 @@ MIN_PHRASE_BARS = 4
 _KERNEL_BARS = 4
 _NOVELTY_RATIO = 2.5  # a boundary's novelty is at least this many times the typical phrase line's
 _BUILD_RISE = 0.5  # how much a build's energy rises across it (standardised units)
-_TIMBRE = tuple(f"mfcc{i}" for i in range(2, 14))
 
 
 def track_phrases(frames: FrameTable) -> Phrases:
@@ -59,8 +59,6 @@ def track_phrases(frames: FrameTable) -> Phrases:
     Phrases
         Empty when the track has fewer than two downbeats.
     """
-    from .bars import frame_bars
-
     downbeats = frame_bars(frames)[1].downbeats_s
     if len(downbeats) < 2:
         return Phrases(start_s=np.zeros(0), end_s=np.zeros(0), start_bar=np.zeros(0, np.int64), labels=(), confidence=np.zeros(0))
@@ -88,7 +86,7 @@ def bar_features(frames: FrameTable, downbeats_s: np.ndarray) -> tuple[np.ndarra
     rate = frames.sample_rate / frames.hop_length
     try:
         chroma = frames.values[:, [frames.names.index(f"chroma_{i}") for i in range(12)]].astype(np.float64)
-        timbre = frames.values[:, [frames.names.index(c) for c in _TIMBRE]].astype(np.float64)
+        timbre = frames.values[:, [frames.names.index(c) for c in TIMBRE_COLUMNS]].astype(np.float64)
         rms = frames.values[:, frames.names.index("rmse")].astype(np.float64)
         onset = frames.values[:, frames.names.index("onset_strength")].astype(np.float64)
     except ValueError:
