@@ -230,7 +230,7 @@ class AggregateConfig(_Config):
     statistic: str = "median"  # "median" (the thesis) | "mean"
     with_std: bool = False  # add a <name>_std column per feature
     zcr: str = "mean"  # "mean" rate, or "sum" over frames (the thesis)
-    features: tuple[str, ...] = ()  # columns to keep; () keeps every feature
+    features: tuple[str, ...] = ()  # columns to keep; () keeps every feature but the key's tonal_*, bass_*
 
     def __post_init__(self) -> None:
         _check(self.statistic in ("median", "mean"), f"statistic must be 'median' or 'mean', got {self.statistic!r}")
@@ -429,8 +429,9 @@ class MixConfig(_Config):
 
 
 #: Bump when the descriptor rules change what they store, so descriptors cached under old rules are computed
-#: again (2: tempo notes name their alternative, the key from tonal evidence; 3: each beat's place in its bar).
-DESCRIPTOR_RULES = 3
+#: again (2: tempo notes name their alternative, the key from tonal evidence; 3: each beat's place in its bar;
+#: 4: the key from the long-window tonal and bass chroma, its confidence lowered by a narrow margin).
+DESCRIPTOR_RULES = 4
 
 
 @dataclass(frozen=True)

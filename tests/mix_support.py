@@ -63,9 +63,12 @@ def _tone(midi: int, seconds: float, amp: float = 0.08) -> np.ndarray:
 
 
 def progression(tonic: int, mode: str, *, chord_seconds: float = 1.0) -> np.ndarray:
-    """I-IV-V-I-vi-IV-V-I (major) or i-iv-V-i-VI-iv-V-i (minor), triads with a bass root, 6 harmonics each."""
+    """I-IV-V-I-vi-IV-V-I (major), i-iv-V-i-VI-iv-V-i (minor) or, for ``mode="aeolian"``, the
+    natural-minor loop i-VI-III-VII twice and i: triads with a bass root, 6 harmonics each."""
     if mode == "major":
         seq = [(0, "M"), (5, "M"), (7, "M"), (0, "M"), (9, "m"), (5, "M"), (7, "M"), (0, "M")]
+    elif mode == "aeolian":
+        seq = [(0, "m"), (8, "M"), (3, "M"), (10, "M")] * 2 + [(0, "m")]
     else:
         seq = [(0, "m"), (5, "m"), (7, "M"), (0, "m"), (8, "M"), (5, "m"), (7, "M"), (0, "m")]
     out = []

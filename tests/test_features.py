@@ -14,6 +14,7 @@ from engine.config import AggregateConfig, FrameConfig
 from engine.errors import ParameterError
 from engine.describe.aggregation import aggregate, section_frame_bounds
 from engine.describe.frames import frame_feature_names, frame_features
+from engine.describe.tonal import BASS_FMAX, BASS_FMIN, TONAL_OVERLAP, TONAL_WINDOW_S, is_tonal_column, tonal_feature_names
 from engine.records import FrameTable
 
 SR = 44_100
@@ -54,6 +55,29 @@ def librosa_frames(y: np.ndarray, sr: int, cfg: FrameConfig) -> dict[str, np.nda
     delta = librosa.feature.delta(mfcc)
     out.update({f"mfcc{i + 1}": row for i, row in enumerate(mfcc)})
     out.update({f"mfcc_delta{i + 1}": row for i, row in enumerate(delta)})
+    out.update(librosa_tonal(y, sr, cfg))
+    return out
+
+
+def librosa_tonal(y: np.ndarray, sr: int, cfg: FrameConfig) -> dict[str, np.ndarray]:
+    """The key's columns from librosa: chroma_stft of the long window, and the bass filterbank's chroma.
+
+    Each analysis frame holds the long window centred nearest it; the tuning is
+    chroma_stft's own estimate on the analysis STFT (what the chroma columns use).
+    """
+    tuning = librosa.estimate_tuning(S=np.abs(librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length)) ** 2, sr=sr)
+    n_fft = 1 << round(np.log2(TONAL_WINDOW_S * sr))
+    step = max(1, round(n_fft / TONAL_OVERLAP / cfg.hop_length))
+    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=step * cfg.hop_length)) ** 2
+    tonal = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=cfg.n_chroma)
+    bass_fb = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=cfg.n_chroma, octwidth=None)
+    freq = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    bass_fb[:, (freq < BASS_FMIN) | (freq > BASS_FMAX)] = 0.0
+    bass = librosa.util.normalize(bass_fb @ power, norm=np.inf, axis=0)
+    n_frames = 1 + y.size // cfg.hop_length
+    nearest = np.minimum((np.arange(n_frames) + step // 2) // step, power.shape[1] - 1)
+    out = {f"tonal_{i}": tonal[i, nearest] for i in range(cfg.n_chroma)}
+    out.update({f"bass_{i}": bass[i, nearest] for i in range(cfg.n_chroma)})
     return out
 
 
@@ -97,7 +121,8 @@ def test_frame_table_layout(clips, computed):
     frames, _ = computed["tt1"]
     names = frame_feature_names(CFG)
     assert frames.names == names
-    assert len(names) == len(set(names)) == 8 + 12 + 7 + 1 + 2 * CFG.n_mfcc
+    assert len(names) == len(set(names)) == 8 + 12 + 7 + 1 + 2 * CFG.n_mfcc + 2 * 12
+    assert names[-24:] == tonal_feature_names(12) and all(map(is_tonal_column, names[-24:]))
     assert names[:4] == ("amplitude_envelope", "rmse", "zero_crossing_rate", "spectral_centroid")
     assert frames.values.dtype == np.float32
     assert frames.values.shape == (1 + y.size // CFG.hop_length, len(names))
@@ -130,7 +155,7 @@ def test_sections_equal_librosa(clip, statistic, computed):
     start = np.r_[whole, 3.3, 40.01]
     end = np.r_[np.minimum(whole + 15.0, duration), 11.1, 47.5]
     values, names = aggregate(frames, start, end, config=AggregateConfig(statistic=statistic))
-    assert names == frames.names
+    assert names == tuple(n for n in frames.names if not is_tonal_column(n))  # the key's columns stay out
     lo, hi = section_frame_bounds(frames, start, end)
     stat = np.median if statistic == "median" else np.mean
     expected = np.array(
@@ -186,11 +211,13 @@ def test_reaggregating_stored_frames_equals_direct(seconds, clips, computed):
         # and the vectorised aggregation equals a plain loop over sections
         lo, hi = section_frame_bounds(restored, start, end)
         stat = np.median if cfg.statistic == "median" else np.mean
-        n = len(restored.names)
+        kept = [j for j, name in enumerate(restored.names) if not is_tonal_column(name)]
+        n = len(kept)
+        assert list(names[:n]) == [restored.names[j] for j in kept]
         for i, (a, b) in enumerate(zip(lo, hi)):
-            block = stored[a:b].astype(np.float64)
+            block = stored[a:b][:, kept].astype(np.float64)
             row = stat(block, axis=0)
-            z = restored.names.index("zero_crossing_rate")
+            z = list(names).index("zero_crossing_rate")
             row[z] = block[:, z].sum() if cfg.zcr == "sum" else block[:, z].mean()
             np.testing.assert_allclose(again[i, :n], row, rtol=1e-10, atol=1e-9)
             if cfg.with_std:
@@ -280,24 +307,32 @@ def test_frame_bounds_use_frame_centres(noise_frames):
     assert lo.tolist() == [10, 11, 0] and hi.tolist() == [20, 20, 1]
 
 
+def classical(frames: FrameTable) -> tuple[list[int], tuple[str, ...]]:
+    """The columns a default aggregation keeps (all but the key's own), and their names."""
+    kept = [j for j, name in enumerate(frames.names) if not is_tonal_column(name)]
+    return kept, tuple(frames.names[j] for j in kept)
+
+
 def test_section_with_exactly_one_frame(noise_frames):
     hop = CFG.hop_length
     start, end = np.array([30 * hop / SR]), np.array([30.5 * hop / SR])
     cfg = AggregateConfig(with_std=True)
     values, names = aggregate(noise_frames, start, end, config=cfg)
-    n = len(noise_frames.names)
-    np.testing.assert_array_equal(values[0, :n], noise_frames.values[30].astype(np.float64))
+    kept, _ = classical(noise_frames)
+    n = len(kept)
+    np.testing.assert_array_equal(values[0, :n], noise_frames.values[30, kept].astype(np.float64))
     np.testing.assert_array_equal(values[0, n:], 0.0)
 
 
 def test_with_std_columns(noise_frames):
     start, end = np.array([0.0, 1.0]), np.array([1.0, 3.5])
     values, names = aggregate(noise_frames, start, end, config=AggregateConfig(statistic="mean", with_std=True))
-    n = len(noise_frames.names)
-    assert names[:n] == noise_frames.names and names[n:] == tuple(f"{f}_std" for f in noise_frames.names)
+    kept, kept_names = classical(noise_frames)
+    n = len(kept)
+    assert names[:n] == kept_names and names[n:] == tuple(f"{f}_std" for f in kept_names)
     lo, hi = section_frame_bounds(noise_frames, start, end)
     for i, (a, b) in enumerate(zip(lo, hi)):
-        block = noise_frames.values[a:b].astype(np.float64)
+        block = noise_frames.values[a:b, kept].astype(np.float64)
         np.testing.assert_allclose(values[i, n:], block.std(axis=0), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(values[i, :n], block.mean(axis=0), rtol=1e-9, atol=1e-12)
     assert (values[:, n:] > 0).all()
@@ -336,7 +371,7 @@ def test_zcr_sum_is_mean_times_frame_count(noise_frames):
 
 def test_no_sections_gives_an_empty_table(noise_frames):
     values, names = aggregate(noise_frames, np.zeros(0), np.zeros(0), config=AggregateConfig(with_std=True))
-    assert values.shape == (0, 2 * len(noise_frames.names)) and len(names) == values.shape[1]
+    assert values.shape == (0, 2 * len(classical(noise_frames)[0])) and len(names) == values.shape[1]
 
 
 def test_invalid_sections(noise_frames):

@@ -25,6 +25,10 @@ _EXPORTS = {
         "camelot_relation", "camelot_relation_index", "CAMELOT_RELATIONS", "COMPATIBLE_RELATIONS",
         "RELATION_WORDS", "PITCH_NAMES",
     ),
+    "tonal": (
+        "TONAL_WINDOW_S", "TONAL_OVERLAP", "BASS_FMIN", "BASS_FMAX", "tonal_feature_names", "is_tonal_column",
+        "TonalPlan", "tonal_plan", "tonal_block", "key_columns", "key_of", "frame_key",
+    ),
     "phrases": (
         "PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases",
     ),

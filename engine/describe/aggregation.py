@@ -14,6 +14,7 @@ import numpy as np
 from ..config import AggregateConfig
 from ..errors import ParameterError
 from ..records import FrameTable
+from .tonal import is_tonal_column
 
 __all__ = ["section_frame_bounds", "aggregate"]
 
@@ -83,8 +84,8 @@ def section_frame_bounds(frames: FrameTable, start_s: np.ndarray, end_s: np.ndar
 
 
 def _columns(names: tuple[str, ...], config: AggregateConfig) -> tuple[list[int], tuple[str, ...]]:
-    if not config.features:
-        chosen = list(names)
+    if not config.features:  # every feature but the key's own long-window chroma
+        chosen = [n for n in names if not is_tonal_column(n)]
     else:
         chosen = list(config.features)
         unknown = [f for f in chosen if f not in names]

@@ -42,6 +42,7 @@ from ..config import FrameConfig
 from ..errors import ParameterError
 from ..records import FrameTable
 from ._kernels import TUNING_FMAX, TUNING_FMIN, TuningVotes, contrast_bands, contrast_block, kernels
+from .tonal import tonal_block, tonal_feature_names, tonal_plan
 
 __all__ = ["frame_feature_names", "frame_features"]
 
@@ -84,7 +85,9 @@ def frame_feature_names(config: FrameConfig) -> tuple[str, ...]:
         spectral_bandwidth, rolloff, spectral_flatness, chroma_stft,
         chroma_0 .. chroma_{n_chroma-1}`` (``chroma_0`` is C),
         ``spectral_contrast1 .. spectral_contrast{n_contrast_bands+1}``,
-        ``onset_strength, mfcc1 .. mfcc{n_mfcc}, mfcc_delta1 .. mfcc_delta{n_mfcc}``.
+        ``onset_strength, mfcc1 .. mfcc{n_mfcc}, mfcc_delta1 .. mfcc_delta{n_mfcc}``,
+        then the key's own columns ``tonal_0 .. tonal_{n_chroma-1}, bass_0 ..
+        bass_{n_chroma-1}`` (:mod:`.tonal`).
     """
     return (
         *_TIME_FEATURES,
@@ -95,6 +98,7 @@ def frame_feature_names(config: FrameConfig) -> tuple[str, ...]:
         "onset_strength",
         *(f"mfcc{i}" for i in range(1, config.n_mfcc + 1)),
         *(f"mfcc_delta{i}" for i in range(1, config.n_mfcc + 1)),
+        *tonal_feature_names(config.n_chroma),
     )
 
 
@@ -231,6 +235,7 @@ def frame_features(y: np.ndarray, *, sample_rate: int, config: FrameConfig, trac
             onset_strength       onset.onset_strength(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
             mfcc*                feature.mfcc(y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, n_mfcc=n_mfcc)
             mfcc_delta*          feature.delta(mfcc)
+            tonal_*, bass_*      the key's long-window chroma (see engine.describe.tonal.tonal_block)
 
         The dB floors (``top_db=80``) of the MFCCs and of spectral contrast
         are relative to the whole track's maximum, as in librosa.
@@ -278,7 +283,8 @@ def _compute(y: np.ndarray, plan: _Plan, config: FrameConfig, values: np.ndarray
     2. contrast gets its dB floor (:func:`_contrast_db`);
     3. :func:`_second_pass` computes the STFT of every block again for chroma
        (now with the track's tuning) and the mel dB spectrogram, hence the
-       MFCCs and the onset strength (each block hands its last mel row on);
+       MFCCs and the onset strength (each block hands its last mel row on),
+       and the key's long-window chroma of the block (:mod:`.tonal`);
     4. :func:`_deltas` differentiates the stored MFCCs in blocks with 4
        frames of context either side.
 
@@ -355,11 +361,13 @@ def _second_pass(
     values[: min(shift, values.shape[0]), plan.col["onset_strength"]] = 0.0
     db_rows = np.empty((scratch.block + lag, config.n_mels), dtype=np.float32)  # the previous block's last rows first
     chroma_basis = _chroma_basis(config, tuning)
+    tonal, t0 = tonal_plan(config, tuning), plan.col["tonal_0"]
     for a, b in _blocks(values.shape[0], scratch.block):
         rows = values[a:b]
         _, seg = frame_samples(y, a, b, n_fft=config.n_fft, hop_length=config.hop_length, out=scratch.seg)
         _, power = _spectra(seg, config, scratch)
         _chroma(power, chroma_basis, plan, config, rows)
+        tonal_block(y, a, b, tonal, config, rows[:, t0 : t0 + 2 * config.n_chroma])
         mel_db = db_rows[lag : lag + (b - a)]
         mel_db[:] = _floored_db(_mel_power(power, plan), mel_top)
         _mfcc(mel_db, plan, config, rows)

@@ -25,8 +25,9 @@ import pandas as pd
 
 from ..config import AnalysisConfig, MixConfig
 from ..describe.bars import frame_bars
-from ..describe.key import CLEAR_KEY, camelot, estimate_key, key_name, tonal_chroma
+from ..describe.key import CLEAR_KEY, camelot, key_name
 from ..describe.rhythm import align_to_beats, beat_grid, energy_curve, energy_of, estimate_tempo, onset_times
+from ..describe.tonal import key_columns, key_of
 from ..errors import ParameterError, StoreError
 from ..records import FrameTable, MixTable, Tempo, TrackDescriptors
 from ..records.mixing import DESCRIPTOR_COLUMNS, DESCRIPTOR_META_COLUMNS as _META
@@ -48,14 +49,6 @@ def _column(frames: FrameTable, name: str) -> np.ndarray:
         return frames.values[:, frames.names.index(name)].astype(np.float64)
     except ValueError:
         raise ParameterError(f"the stored frames lack {name!r}; analyse again with the default frame settings") from None
-
-
-def _chroma(frames: FrameTable) -> np.ndarray:
-    cols = [f"chroma_{i}" for i in range(12)]
-    missing = [c for c in cols if c not in frames.names]
-    if missing:
-        raise ParameterError(f"the stored frames lack {missing[:3]}; key estimation needs 12 chroma bins")
-    return np.column_stack([_column(frames, c) for c in cols])
 
 
 def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> TrackDescriptors:
@@ -81,7 +74,7 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
     tempo, bars = frame_bars(frames, bpm_min=config.bpm_min, bpm_max=config.bpm_max)
     beats = bars.beats_s
-    key = _key(_chroma(frames), rmse, config)
+    key = _key(*key_columns(frames), rmse, config)
     onsets = onset_times(onset, frame_rate=rate)
     energy = energy_of(rmse, len(onsets), frames.duration_s)
     times, curve = energy_curve(rmse, onsets, frame_rate=rate)
@@ -104,10 +97,9 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     )
 
 
-def _key(chroma: np.ndarray, rmse: np.ndarray, config: MixConfig):
-    """The key of a stretch from its tonal evidence (:func:`engine.describe.key.tonal_chroma`)."""
-    profile, clarity = tonal_chroma(chroma, rmse)
-    return estimate_key(profile, profile=config.key_profile, clarity=clarity)
+def _key(chroma: np.ndarray, bass: np.ndarray | None, classical: np.ndarray, rmse: np.ndarray, config: MixConfig):
+    """The key of a stretch (:func:`engine.describe.tonal.key_of`)."""
+    return key_of(chroma, bass, classical, rmse, profile=config.key_profile)
 
 
 def describe_sections(
@@ -143,7 +135,8 @@ def describe_sections(
         If a needed frame column is missing.
     """
     rate = frames.sample_rate / frames.hop_length
-    onset, rmse, chroma = _column(frames, "onset_strength"), _column(frames, "rmse"), _chroma(frames)
+    onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
+    chroma, bass, classical = key_columns(frames)
     onsets = onset_times(onset, frame_rate=rate)
     rows = []
     for _, sec in sections.iterrows():
@@ -151,7 +144,7 @@ def describe_sections(
         b = min(int(np.ceil(float(sec["end_s"]) * rate - 1e-9)), len(onset))
         tempo = _section_tempo(onset[a:b], rmse[a:b], a / rate, rate=rate, track=track, config=config)
         grid = beat_grid(tempo, start_s=a / rate, end_s=float(sec["end_s"]))
-        key = _key(chroma[a:b], rmse[a:b], config)
+        key = _key(chroma[a:b], None if bass is None else bass[a:b], classical[a:b], rmse[a:b], config)
         n_on = int(np.searchsorted(onsets, sec["end_s"]) - np.searchsorted(onsets, sec["start_s"]))
         energy = energy_of(rmse[a:b], n_on, float(sec["end_s"] - sec["start_s"]))
         rows.append(
