@@ -46,6 +46,7 @@ def _table(rows: list[tuple[str, float, str, int]], timbre: np.ndarray | None = 
     desc["camelot"] = [r[2] for r in rows]
     desc["energy_level"] = [r[3] for r in rows]
     desc["key"] = desc["camelot"]
+    desc["key_clear"] = True
     return MixTable(sections=sections, descriptors=desc, tracks={}, config_digest="test")
 
 
@@ -60,6 +61,21 @@ def test_pair_components_rules():
     assert list(p["compatible"]) == [True, True, True, False, False]
     assert list(p["energy_step"]) == [0, 1, 0, 0, 3]
     assert np.all((p["score"] >= 0) & (p["score"] <= 1))
+
+
+def test_a_section_with_no_clear_key_sets_no_key_constraint():
+    """Drums or a stretch that fits two keys alike: its best-guess key neither clashes nor matches."""
+    t = _table([("q", 124.0, "8A", 6), ("a", 124.0, "3B", 6), ("b", 124.0, "3B", 6), ("c", 124.0, "8A", 6)])
+    t.descriptors.loc[1, "key_clear"] = False
+    p = {k: v[0] for k, v in pair_components(t.descriptors, t.sections.values, np.array([0])).items()}
+    assert list(p["key_relation"]) == ["same", "unclear", "clash", "same"]
+    assert list(p["key_ok"]) == [True, True, False, True]
+    assert p["s_key"][1] == pytest.approx(0.85) and p["s_key"][2] == 0.0 and p["s_key"][3] == 1.0
+    found = suggest(t, row=0, k=3).frame.set_index("track_id")
+    assert "(no clear key)" in found.loc["a", "reason"] and "(key clash)" in found.loc["b", "reason"]
+    t.descriptors.loc[0, "key_clear"] = False  # the query itself unclear: no pair is constrained
+    p = {k: v[0] for k, v in pair_components(t.descriptors, t.sections.values, np.array([0])).items()}
+    assert list(p["key_relation"]) == ["unclear"] * 4 and p["key_ok"].all()
 
 
 def test_weights_change_the_ranking():

@@ -5,7 +5,10 @@ Compatibility (:func:`pair_components`)
       ``tempo_tolerance`` (default 6 %) of the query's;
     * key: the Camelot rules of :mod:`engine.describe.key` -- same code, +-1
       on the same letter, or the same number across A/B
-      (:data:`~engine.describe.key.COMPATIBLE_RELATIONS`);
+      (:data:`~engine.describe.key.COMPATIBLE_RELATIONS`); a section with
+      *no clear key* (``key_clear`` false: drums, noise, a stretch that fits
+      two keys alike) sets no key constraint: the pair's relation is
+      ``"unclear"``, it counts as key-compatible and scores 0.85 (as +-1);
     * energy: the step between 1-10 levels, scored against the preferred
       direction.
 
@@ -13,7 +16,7 @@ Score
     The weighted mean of four parts in [0, 1]: timbre ``1 - min(cosine
     distance, 1)`` on z-scored section features (or given embeddings), tempo
     ``1 - |dev| / (2 tol)``, key (same 1, +-1 or relative 0.85, +-2 0.4,
-    clash 0) and energy. :func:`suggest` ranks every other section by it.
+    clash 0, unclear 0.85) and energy. :func:`suggest` ranks every other section by it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _KEY_SCORES = {"same": 1.0, "+1": 0.85, "-1": 0.85, "relative": 0.85, "+2": 0.4,
 _REL_NAMES = np.array(CAMELOT_RELATIONS, dtype=object)
 _REL_SCORES = np.array([_KEY_SCORES[r] for r in CAMELOT_RELATIONS], dtype=np.float64)
 _REL_OK = np.isin(_REL_NAMES, COMPATIBLE_RELATIONS)
+#: Key score of a pair where either section has no clear key: as a compatible neighbour, never as the same key.
+_UNCLEAR_KEY_SCORE = 0.85
 #: Tempo factors a candidate may be played at: its own tempo, double or half time.
 _TEMPO_FACTORS = np.array([1.0, 2.0, 0.5])
 
@@ -100,6 +105,7 @@ def _row_codes(desc: pd.DataFrame) -> dict[str, np.ndarray]:
         "num": np.array([c[0] for c in codes], dtype=np.int64)[inverse],
         "letter": np.array([c[1] for c in codes])[inverse],
         "level": desc["energy_level"].to_numpy(np.int64),
+        "clear": desc["key_clear"].to_numpy(bool) if "key_clear" in desc else np.ones(len(desc), dtype=bool),
     }
 
 
@@ -130,16 +136,17 @@ def _components(
         unit = unit_rows(X) if unit is None else unit
         dist = np.maximum(1.0 - np.einsum("ij,ikj->ik", unit[q], unit[cand]), 0.0)
     s_timbre = np.clip(1.0 - dist, 0.0, 1.0)
-    s_key = _REL_SCORES[rel_code]
+    clear = codes["clear"][q, None] & of(codes["clear"])
+    s_key = np.where(clear, _REL_SCORES[rel_code], _UNCLEAR_KEY_SCORE)
     w = np.array([config.weight_timbre, config.weight_tempo, config.weight_key, config.weight_energy])
     score = (w[0] * s_timbre + w[1] * s_tempo + w[2] * s_key + w[3] * s_energy) / w.sum()
     tempo_ok = np.abs(dev) <= tol + 1e-12
-    key_ok = _REL_OK[rel_code]
+    key_ok = _REL_OK[rel_code] | ~clear
     return {
         "timbre_distance": dist,
         "tempo_dev": dev,
         "tempo_factor": _TEMPO_FACTORS[pick],
-        "key_relation": _REL_NAMES[rel_code],
+        "key_relation": np.where(clear, _REL_NAMES[rel_code], "unclear"),
         "energy_step": step,
         "s_timbre": s_timbre,
         "s_tempo": s_tempo,
