@@ -100,3 +100,23 @@ def test_the_store_keeps_the_labels_and_adds_them_to_rows_stored_before(tmp_path
     assert "phrase_label" not in store.get_sections(frames.track_id, config.section_digest()).meta
     assert store.load_sections(config).meta["phrase_label"].tolist() == loaded.meta["phrase_label"].tolist()
     assert "phrase_label" in store.get_sections(frames.track_id, config.section_digest()).meta
+
+
+def test_playlists_and_tables_carry_the_labels(structured, tmp_path):
+    import pandas as pd
+
+    from engine.analysis.cluster import cluster
+    from engine.config import ClusterConfig
+    from engine.store.export import cluster_sections, write_m3u, write_table, write_xspf
+
+    _, frames = structured
+    table = sections_from_frames(frames, "structured.wav", config=AnalysisConfig().replace(segment=SegmentConfig(mode="bars", bars=8)))
+    result = cluster(table, config=ClusterConfig(k=2))
+    members = cluster_sections(result, 0)
+    want = [f"{lab} {c:.2f}" for lab, c in zip(members["phrase_label"], members["phrase_confidence"])]
+    titles = [line.split(",", 1)[1] for line in write_m3u(members, tmp_path / "c.m3u").read_text().splitlines() if line.startswith("#EXTINF")]
+    assert [t.rsplit(" · ", 1)[1] for t in titles] == want
+    assert "drop" in write_xspf(members, tmp_path / "c.xspf").read_text() or "drop" not in want
+    csv = pd.read_csv(write_table(result, tmp_path / "a.csv"))
+    assert csv["phrase_label"].tolist() == result.assignments()["phrase_label"].tolist()
+    np.testing.assert_allclose(csv["phrase_confidence"], table.meta["phrase_confidence"].to_numpy()[result.data.rows], atol=1e-9)
