@@ -120,3 +120,13 @@ def test_playlists_and_tables_carry_the_labels(structured, tmp_path):
     csv = pd.read_csv(write_table(result, tmp_path / "a.csv"))
     assert csv["phrase_label"].tolist() == result.assignments()["phrase_label"].tolist()
     np.testing.assert_allclose(csv["phrase_confidence"], table.meta["phrase_confidence"].to_numpy()[result.data.rows], atol=1e-9)
+
+
+def test_one_phrase_is_a_drop_with_no_confidence():
+    from engine.describe.phrases import label_phrases
+
+    energy = np.random.default_rng(3).standard_normal(12)
+    labels, conf = label_phrases(energy, energy, np.array([0]))
+    assert labels == ["drop"] and conf.tolist() == [0.0]
+    labels, conf = label_phrases(np.r_[np.zeros(8), np.ones(8)], np.zeros(16), np.array([0, 8]))
+    assert labels == ["intro", "drop"] and conf.min() > 0.5  # two phrases that differ: confident

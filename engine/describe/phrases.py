@@ -29,7 +29,8 @@ level plus busyness) and its place in the track:
 * **breakdown**: the other phrases between drops.
 
 Each label's confidence is how far the phrase's energy lies from the nearest
-rule's threshold, in units of the spread, clipped to 0..1.
+rule's threshold, in units of the spread, clipped to 0..1; 0 when the track is
+one phrase (or its phrases' energies are all alike), which is labelled drop.
 
 Sections of any mode get the label of the phrase that covers most of them
 (:func:`section_phrases`): in mode ``phrases`` each section is a phrase and gets
@@ -184,6 +185,8 @@ def label_phrases(energy: np.ndarray, level: np.ndarray, starts: np.ndarray) -> 
     cut = mean.max() - spread / 3.0
     drop = mean >= cut
     conf = np.clip(np.abs(mean - cut) / spread * 3.0, 0.0, 1.0)
+    if n < 2 or float(mean.max() - mean.min()) <= 1e-9:
+        conf[:] = 0.0  # one phrase (or all alike): nothing to tell a drop from, so no confidence in the label
     build = np.zeros(n, bool)
     for i in range(n - 1):  # a rising phrase that leads into a louder drop is its build, even when loud itself
         if drop[i + 1] and mean[i] < mean[i + 1] and rise[i] > _BUILD_RISE:
