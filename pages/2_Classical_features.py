@@ -16,6 +16,7 @@ with st.sidebar:
     projections = {"pca": "PCA (fast, keeps straight-line spread)", "tsne": "t-SNE (keeps neighbours)", "umap": "UMAP (keeps neighbours)"}
     method = st.radio("Map", list(projections), format_func=projections.get, **state.bind("projection", options=list(projections)))
 frame = mix.add_descriptors(compute.cluster_frame(result), library, analysis)  # BPM, key, energy in hovers and tables
+colour_by = controls.map_colour(frame)
 
 st.caption(f"{len(result)} sections of {len(library)} tracks · {controls.describe(config)}. {result.metric_note.capitalize()}.")
 m1, m2, m3, m4 = st.columns(4)
@@ -57,6 +58,7 @@ with map_col:
         placed=proj.placed,
         seed=config.seed,
         keep_rows=sel,
+        colour_by=colour_by,
     )
     controls.section_map(fig, key="classical_map", focus=FOCUS, frame=frame)
     note = "Box and lasso selection are in the chart's toolbar. " + charts.SQUEEZE_NOTE

@@ -95,7 +95,7 @@ with map_col:
         frame, proj.points, centroids=proj.centroids, method=method, explained=proj.explained_variance_ratio,
         title=f"{what.capitalize()}s as the network hears them: click one to listen", focus_row=focus_row,
         what="piece in section" if level == "pieces" else "section",
-        placed=proj.placed, seed=config.seed, keep_rows=controls.selected_rows(frame, FOCUS),
+        placed=proj.placed, seed=config.seed, keep_rows=controls.selected_rows(frame, FOCUS), colour_by=controls.map_colour(frame),
     )
     controls.section_map(fig, key="neural_map", focus=FOCUS, frame=frame)
     st.caption(charts.SQUEEZE_NOTE)

@@ -66,7 +66,7 @@ with map_col:
     proj = compute.projection(library, analysis, config, "pca")
     fig = charts.cluster_scatter(
         frame, proj.points, centroids=None, method="pca", explained=proj.explained_variance_ratio,
-        title="Or click a section on the map", focus_row=row, placed=proj.placed, seed=config.seed,
+        title="Or click a section on the map", focus_row=row, placed=proj.placed, seed=config.seed, colour_by=controls.map_colour(frame),
     )
     fig.update_layout(height=380)
     st.plotly_chart(

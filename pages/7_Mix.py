@@ -35,7 +35,13 @@ row = 0 if row is None else int(row)
 q = frame.iloc[row]
 
 st.subheader(charts.section_label(str(q["name"]), int(q["section"]), q["start_s"], q["end_s"]))
-c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
+c0, c1, c2, c3 = st.columns(4)
+if q["phrase_label"]:
+    c0.metric("Phrase", str(q["phrase_label"]), f"confidence {q['phrase_confidence']:.2f}", delta_color="off",
+              help="Intro, build, drop, breakdown or outro: from the section's energy, where the music changes and its place in the "
+                   "track; the label of the phrase that covers most of the section (Library: Cut sections by phrases gives one each).")
+else:
+    c0.metric("Phrase", "unknown", help="No phrase label: the track has no bars to find phrases in, or the section lies before its first bar.")
 c1.metric("Tempo", f"{q['bpm']:.1f} BPM", help=f"confidence {q['bpm_confidence']:.2f}. {q['tempo_note']}")
 if q["key_clear"]:
     c2.metric("Key", f"{q['camelot']}", q["key"], delta_color="off",
@@ -44,8 +50,7 @@ else:  # drums, noise or too little harmony: a guess is not shown as a key
     c2.metric("Key", "no clear key", f"best guess {q['camelot']} ({q['key']})", delta_color="off",
               help=f"confidence {q['key_confidence']:.3f}, under the {CLEAR_KEY} a key needs: this section holds little tonal evidence")
 c3.metric("Energy", f"{int(q['energy_level'])}/10", f"{q['loudness_db']:.1f} dBFS, {q['onset_rate']:.1f} onsets/s", delta_color="off")
-with c4:
-    player.section(q, heading=False, show_spectrogram=False)
+player.section(q, heading=False, show_spectrogram=False)
 if q["tempo_note"]:  # how the tempo was read, and what else it could be
     st.caption(f"Tempo {q['bpm']:.1f} BPM: {q['tempo_note']}.")
 
@@ -74,6 +79,7 @@ listing = pd.DataFrame(
         "#": range(1, len(found) + 1),
         "track": found["name"].astype(str),
         "section": found["section"].astype(int),
+        "phrase": charts.phrase_texts(found),
         "score": found["score"].round(3),
         "compatible": found["compatible"].astype(bool),
         "why": found["reason"],
@@ -119,7 +125,8 @@ else:
     else:
         shown = chain.frame.copy()
         st.dataframe(
-            pd.DataFrame({"track": shown["name"], "section": shown["section"], "BPM": shown["bpm"].round(1), "key": shown["camelot"],
+            pd.DataFrame({"track": shown["name"], "section": shown["section"], "phrase": charts.phrase_texts(shown),
+                          "BPM": shown["bpm"].round(1), "key": shown["camelot"],
                           "energy": shown["energy_level"], "step": shown["reason"]}),
             hide_index=True, width="stretch", key="mix_path_table",
         )  # fmt: skip

@@ -10,8 +10,8 @@ from app_support import page_errors, run_page
 def test_mix_page_shows_descriptors_suggestions_and_a_preview():
     at = run_page("pages/7_Mix.py")
     assert not page_errors(at)
-    metrics = [m.value for m in at.metric]
-    assert metrics[0].endswith(" BPM") and metrics[1][-1] in "AB" and metrics[2].endswith("/10")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Tempo"].endswith(" BPM") and metrics["Key"][-1] in "AB" and metrics["Energy"].endswith("/10")
     assert "Mixes well with" in [s.value for s in at.subheader]
     table = at.dataframe(key="mix_table").value
     assert len(table) == 10 and table["why"].str.contains("BPM").all()
@@ -58,3 +58,30 @@ def test_moving_a_weight_only_reranks(monkeypatch):
     assert list(after["score"]) != list(before["score"])  # the weights did change the ranking
     at.selectbox(key="mix_profile").set_value("temperley").run()
     assert not page_errors(at) and reads == ["krumhansl", "temperley"]
+
+
+def test_the_mix_page_and_the_map_show_each_sections_phrase_label():
+    """The current section's phrase label and confidence, a phrase column in the suggestions, the label in the
+    map's hover text, and a map coloured by phrase label: all as the library's section rows hold them."""
+    import re
+
+    from engine.describe.phrases import PHRASE_LABELS
+    from ui.charts import PHRASE_COLOURS
+
+    at = run_page("pages/7_Mix.py")
+    assert not page_errors(at)
+    phrase = next(m for m in at.metric if m.label == "Phrase")
+    assert phrase.value in PHRASE_LABELS and re.fullmatch(r"confidence [01]\.\d\d", phrase.delta)
+    table = at.dataframe(key="mix_table").value
+    assert "phrase" in table.columns and table["phrase"].str.fullmatch(r"(intro|build|drop|breakdown|outro) [01]\.\d\d").mean() >= 0.8
+    classical = run_page("pages/2_Classical_features.py")
+    assert not page_errors(classical)
+    spec = json.loads(classical.get("plotly_chart")[0].proto.spec)
+    rows = [r for t in spec["data"] if isinstance(t.get("customdata"), list) and len(t["customdata"][0]) > 6 for r in t["customdata"]]
+    assert rows and sum(r[6].startswith("<br>phrase: ") for r in rows) >= 0.8 * len(rows)
+    assert all(re.fullmatch(r"<br>phrase: (intro|build|drop|breakdown|outro) [01]\.\d\d", r[6]) for r in rows if r[6])
+    classical.radio(key="_w_map_colour").set_value("phrase").run()
+    assert not page_errors(classical)
+    spec = json.loads(classical.get("plotly_chart")[0].proto.spec)
+    named = {t["name"]: t["marker"]["color"] for t in spec["data"] if t.get("type") == "scattergl"}
+    assert named and set(named) <= {*PHRASE_LABELS, "no phrase label"} and all(PHRASE_COLOURS.get(n, "#8a8a8a") == c for n, c in named.items())

@@ -63,6 +63,12 @@ def test_store_cluster_similar_export(store, tmp_path, capsys):
     assert len(nb["neighbours"]) == 3 and all(n["name"] != "tt1.ogg" for n in nb["neighbours"])
     d = [n["distance"] for n in nb["neighbours"]]
     assert d == sorted(d)
+    labels = [n["phrase_label"] for n in nb["neighbours"]]  # each section's phrase label, listed beside it
+    assert set(labels) <= {"intro", "build", "drop", "breakdown", "outro", ""} and any(labels)
+    assert main(["similar", str(store), "--track", "tt1", "--section", "1", "--k", "3", "--other-tracks"]) == 0
+    listed = capsys.readouterr().out.splitlines()[1:]
+    for line, n in zip(listed, nb["neighbours"]):
+        assert line.endswith(f"section {n['section']}" + (f"  [{n['phrase_label']} {n['phrase_confidence']:.2f}]" if n["phrase_label"] else ""))
 
     xspf = tmp_path / "c0.xspf"
     assert main(["export", str(store), "--what", "cluster:0", "--k", "3", "--format", "xspf", "-o", str(xspf)]) == 0

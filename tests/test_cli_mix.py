@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pandas as pd
@@ -36,6 +37,32 @@ def test_mix_text_and_weights(capsys):
     out = capsys.readouterr().out
     assert out.startswith("query        JDruid-Trip_on_the_Funny_Boat.ogg section 2")
     assert "JDruid-Trip_on_the_Funny_Boat.ogg section" in out.splitlines()[2]  # tempo only: its own sections first
+
+
+def test_mix_and_path_name_each_sections_phrase_label(capsys, tmp_path):
+    """Every section listed carries its phrase label and confidence, as the store's section rows hold them."""
+    from engine.describe.phrases import phrase_text
+    from engine.store.core import Store
+
+    meta = Store(demo_store()).load_sections().meta
+    label = {(n, int(s)): phrase_text(a, b) for n, s, a, b in meta[["name", "section", "phrase_label", "phrase_confidence"]].itertuples(index=False)}
+    assert sum(bool(v) for v in label.values()) >= 0.8 * len(label)
+    assert main(["mix", str(demo_store()), "--track", "tt2", "--section", "1", "--k", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert phrase_text(out["query"]["phrase_label"], out["query"]["phrase_confidence"]) == label[("tt2.ogg", 1)]
+    for x in out["suggestions"]:
+        assert phrase_text(x["phrase_label"], x["phrase_confidence"]) == label[(x["name"], x["section"])]
+    assert main(["mix", str(demo_store()), "--track", "tt2", "--section", "1", "--k", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    want = label[("tt2.ogg", 1)]
+    assert lines[0].startswith(f"query        tt2.ogg section 1{f' [{want}]' if want else ''} (")
+    for line, x in zip(lines[2:], out["suggestions"]):
+        want = label[(x["name"], x["section"])]
+        assert f"{x['name']} section {x['section']}{f' [{want}]' if want else ''}: " in line
+    assert main(["path", str(demo_store()), "--from", "tt1.ogg:0", "--to", "tt4.ogg:3", "--steps", "3"]) == 0
+    steps = capsys.readouterr().out.splitlines()[1:]
+    assert all(re.search(r"section \d+( \[(intro|build|drop|breakdown|outro) [01]\.\d\d\])? \(", line) for line in steps)
+    assert any("[" in line for line in steps)
 
 
 def test_transition_writes_a_wav(tmp_path, capsys):

@@ -16,7 +16,8 @@ from engine.run.pipeline import analyze
 from engine.store.core import Store
 from engine.store.rekordbox import CUE_PREFIX, read_rekordbox, write_rekordbox
 
-CUE = re.compile(r"^C\d+ · \d{1,2}[AB] · E\d{1,2} · \d{2,3}$")
+CUE = re.compile(r"^C\d+ · (?:(?:intro|build|drop|breakdown|outro) [01]\.\d\d · )?\d{1,2}[AB] · E\d{1,2} · \d{2,3}$")
+HOT = re.compile(r"^Cluster (\d+)(?: · (?:intro|build|drop|breakdown|outro) [01]\.\d\d)?$")
 
 
 def _grid(tempo, end_s: float) -> np.ndarray:
@@ -82,7 +83,7 @@ def test_cues_name_every_section_and_hot_cues_the_typical_ones(demo_store):
         assert [c.start_s for c in memory] == sorted(c.start_s for c in memory)
         assert 1 <= len(hot) <= 8 and sorted(c.slot for c in hot) == list(range(len(hot)))
         for c in hot:
-            cluster_id = int(c.name.split()[-1])
+            cluster_id = int(HOT.match(c.name).group(1))
             assert c.colour == cluster_rgb(cluster_id)
             assert any(m.start_s == c.start_s and m.name.startswith(f"C{cluster_id} ") for m in memory)
     assert [p.path for p in crates] == [("Clusters", f"Cluster {c}") for c in range(len(crates))]
@@ -129,6 +130,35 @@ def test_the_cli_exports_a_store_to_traktor(demo_store, tmp_path):
     for want, got in zip(tracks, back.tracks):
         assert [round(c.start_s, 3) for c in got.cues] == [round(c.start_s, 3) for c in want.cues]
         assert [round(t.start_s, 3) for t in got.tempo] == [round(t.start_s, 3) for t in want.tempo]
+
+
+def test_every_cue_carries_its_sections_phrase_label_in_rekordbox_and_traktor(demo_store, tmp_path):
+    """Memory cues name the section's phrase label and confidence ("drop 0.82"), hot cues too; pyrekordbox
+    reads them back from the XML, and Traktor's CUE_V2 NAMEs hold the same."""
+    from pyrekordbox.rbxml import RekordboxXml
+
+    from engine.describe.phrases import phrase_text
+    from engine.store.traktor import read_traktor, write_traktor
+
+    tracks, crates = dj_crates(demo_store, cluster_config=ClusterConfig(k=3))
+    sections = demo_store.load_sections(AnalysisConfig())
+    by_start = {}
+    for tid, start, label, conf in sections.meta[["track_id", "start_s", "phrase_label", "phrase_confidence"]].itertuples(index=False):
+        by_start[(demo_store.track(tid).path, round(float(start), 3))] = phrase_text(label, conf)
+    assert sum(bool(v) for v in by_start.values()) >= 0.8 * len(by_start)  # the demo's sections mostly have a label
+    path = tmp_path / "cratemap.xml"
+    path.write_bytes(write_rekordbox(tracks, crates))
+    read = RekordboxXml(str(path))
+    nml = read_traktor(write_traktor(tracks, crates))
+    for want, got, traktor in zip(tracks, read.get_tracks(), nml.tracks):
+        for cue, mark in zip(want.cues, got.marks):
+            phrase = by_start[(want.location, round(cue.start_s, 3))]
+            assert mark.Name == CUE_PREFIX + cue.name and round(mark.Start, 3) == round(cue.start_s, 3)
+            assert (f" · {phrase}" in mark.Name) if phrase else not re.search(r"(intro|build|drop|breakdown|outro) ", mark.Name)
+        named = {(round(c.start_s, 3), c.name) for c in traktor.cues if c.name.startswith(CUE_PREFIX) and "grid" not in c.name}
+        assert named == {(round(c.start_s, 3), CUE_PREFIX + c.name) for c in want.cues}
+    labels = " ".join(m.Name for t in read.get_tracks() for m in t.marks)
+    assert re.search(r"(intro|build|drop|breakdown|outro) [01]\.\d\d", labels)
 
 
 @pytest.mark.parametrize("root", ["", "D:\\Music"])

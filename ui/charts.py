@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.describe.phrases import PHRASE_LABELS, phrase_text
 from engine.mixing.crates import CLUSTER_COLOURS
 
 #: One colour per cluster id (repeats after 12), the engine's, so DJ software's hot cues match the map; noise (-1) is grey.
@@ -23,6 +24,11 @@ SQUEEZE_NOTE = (
     "the tables over the picture."
 )
 
+
+#: One colour per phrase label (engine.describe.phrases), for a map coloured by phrase; no label is grey.
+PHRASE_COLOURS = {"intro": "#7ed6df", "build": "#f8e71c", "drop": "#ff4d4d", "breakdown": "#4a90e2", "outro": "#9013fe"}
+#: What a map's colours can show: each section's cluster, or its phrase label.
+COLOUR_BY = {"cluster": "cluster", "phrase": "phrase label (intro, build, drop, ...)"}
 
 #: Most points a map draws one by one; beyond it, a seeded sample of this many plus a density layer of all.
 MAP_POINTS = 20_000
@@ -144,8 +150,9 @@ def cluster_scatter(
     max_points: int = MAP_POINTS,
     seed: int = 42,
     keep_rows=(),
+    colour_by: str = "cluster",
 ) -> go.Figure:
-    """Sections in 2-D, coloured by cluster, with centroids; ``customdata[0]`` is each point's row.
+    """Sections in 2-D, coloured by cluster (or phrase label), with centroids; ``customdata[0]`` is each point's row.
 
     More than ``max_points`` placed points: a seeded sample of them is drawn
     (with ``focus_row`` and ``keep_rows`` always in it) over a density layer
@@ -171,6 +178,9 @@ def cluster_scatter(
         Most points drawn one by one, and the seed of the sample beyond it.
     keep_rows : iterable of int
         Rows always drawn (e.g. the current selection).
+    colour_by : {"cluster", "phrase"}
+        One colour per cluster, or per phrase label (``phrase_label`` column; a frame without it
+        is coloured by cluster). The hover text names both either way.
     """
     fig = go.Figure()
     if placed is None:
@@ -179,10 +189,11 @@ def cluster_scatter(
     drawn = map_rows(len(frame), placed=placed, max_points=max_points, seed=seed, keep=keep)
     if len(drawn) < int(placed.sum()):
         fig.add_trace(_density(points[placed], name=f"density of every {what.split()[0]}"))
-    for trace in _cluster_traces(frame.iloc[drawn], points[drawn], what=what):
+    by_phrase = colour_by == "phrase" and "phrase_label" in frame.columns
+    for trace in (_phrase_traces if by_phrase else _cluster_traces)(frame.iloc[drawn], points[drawn], what=what):
         fig.add_trace(trace)
     if centroids is not None and len(centroids):
-        fig.add_trace(_centre_trace(centroids))
+        fig.add_trace(_centre_trace(centroids, neutral=by_phrase))
     if focus_row is not None and 0 <= focus_row < len(points) and placed[focus_row]:
         fig.add_trace(_focus_trace(points[focus_row], focus_row))
     xt, yt = axis_titles(method, explained)
@@ -191,14 +202,15 @@ def cluster_scatter(
     fig.update_layout(dragmode="zoom")  # a click selects only in zoom or pan mode; box and lasso are in the toolbar
     _layout(fig, title=title, height=560)
     fig.update_layout(
-        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "title": {"text": ""}},
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "title": {"text": "Phrase" if by_phrase else ""}},
         margin={"l": 10, "r": 10, "t": 50, "b": 70},
     )
     return fig
 
 
 def _hover_data(frame: pd.DataFrame) -> np.ndarray:
-    """Per point: row, name, section, time span, cluster and a tempo/key/energy line ("" when unknown)."""
+    """Per point: row, name, section, time span, cluster, a tempo/key/energy line and a phrase-label line
+    ("" when unknown)."""
     when = [f"{mmss(a)}–{mmss(b)}" for a, b in zip(frame["start_s"], frame["end_s"])]
     # tempo, key and energy, when the page added them (ui.mix.add_descriptors)
     if {"bpm", "camelot", "key_short", "energy_level"} <= set(frame.columns):
@@ -208,9 +220,34 @@ def _hover_data(frame: pd.DataFrame) -> np.ndarray:
         ]
     else:
         dj = [""] * len(frame)
+    phrase = [f"<br>phrase: {t}" if t else "" for t in phrase_texts(frame)]
     labels = frame["cluster"].to_numpy()
     return np.column_stack(
-        [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels, np.array(dj)]
+        [frame["row"].to_numpy(), frame["name"].astype(str).to_numpy(), frame["section"].to_numpy(), np.array(when), labels, np.array(dj),
+         np.array(phrase, dtype=object)]
+    )  # fmt: skip
+
+
+def phrase_texts(frame: pd.DataFrame) -> list[str]:
+    """Each row's phrase label and confidence, ``"drop 0.82"`` ("" when unknown or the frame has none)."""
+    if "phrase_label" not in frame.columns:
+        return [""] * len(frame)
+    conf = frame["phrase_confidence"] if "phrase_confidence" in frame.columns else [np.nan] * len(frame)
+    return [phrase_text(a, b) for a, b in zip(frame["phrase_label"], conf)]
+
+
+_HOVER = "<b>%{customdata[1]}</b><br>{what} %{customdata[2]} · %{customdata[3]}%{customdata[5]}%{customdata[6]}<br>cluster %{customdata[4]}<extra></extra>"
+
+
+def _point_trace(points: np.ndarray, custom: np.ndarray, idx: np.ndarray, *, name: str, colour: str, size: int, what: str) -> go.Scattergl:
+    return go.Scattergl(
+        x=points[idx, 0],
+        y=points[idx, 1],
+        mode="markers",
+        name=name,
+        marker={"color": colour, "size": size, "line": {"width": 0.5 if size > 5 else 0, "color": "#111"}},
+        customdata=custom[idx],
+        hovertemplate=_HOVER.replace("{what}", what),
     )
 
 
@@ -219,29 +256,28 @@ def _cluster_traces(frame: pd.DataFrame, points: np.ndarray, *, what: str) -> li
     labels = frame["cluster"].to_numpy()
     custom = _hover_data(frame)
     size = 9 if len(frame) <= 5_000 else 5  # many points: smaller, unringed markers
+    return [
+        _point_trace(points, custom, np.flatnonzero(labels == c), name=cluster_name(int(c)), colour=cluster_colour(int(c)), size=size, what=what)
+        for c in sorted(set(labels.tolist()))
+    ]
+
+
+def _phrase_traces(frame: pd.DataFrame, points: np.ndarray, *, what: str) -> list[go.Scattergl]:
+    """One marker trace per phrase label of the drawn points (intro to outro, then those without one)."""
+    labels = frame["phrase_label"].fillna("").astype(str).to_numpy()
+    custom = _hover_data(frame)
+    size = 9 if len(frame) <= 5_000 else 5
     traces = []
-    for c in sorted(set(labels.tolist())):
-        idx = np.flatnonzero(labels == c)
-        traces.append(
-            go.Scattergl(
-                x=points[idx, 0],
-                y=points[idx, 1],
-                mode="markers",
-                name=cluster_name(int(c)),
-                marker={"color": cluster_colour(int(c)), "size": size, "line": {"width": 0.5 if size > 5 else 0, "color": "#111"}},
-                customdata=custom[idx],
-                hovertemplate=(
-                    "<b>%{customdata[1]}</b><br>"
-                    + what
-                    + " %{customdata[2]} · %{customdata[3]}%{customdata[5]}<br>cluster %{customdata[4]}<extra></extra>"
-                ),
-            )
-        )
+    for label in (*PHRASE_LABELS, ""):
+        idx = np.flatnonzero(labels == label)
+        if len(idx):
+            traces.append(_point_trace(points, custom, idx, name=label or "no phrase label", colour=PHRASE_COLOURS.get(label, NOISE), size=size, what=what))
     return traces
 
 
-def _centre_trace(centroids: np.ndarray) -> go.Scatter:
-    """The cluster centres that have a position, as crosses in their clusters' colours."""
+def _centre_trace(centroids: np.ndarray, *, neutral: bool = False) -> go.Scatter:
+    """The cluster centres that have a position, as crosses in their clusters' colours (white when the
+    points are coloured by something else, so no centre reads as a phrase label)."""
     ok = np.isfinite(centroids).all(axis=1)
     ids = np.flatnonzero(ok)
     return go.Scatter(
@@ -252,8 +288,8 @@ def _centre_trace(centroids: np.ndarray) -> go.Scatter:
         marker={
             "symbol": "x",
             "size": 16,
-            "color": [cluster_colour(int(c)) for c in ids],
-            "line": {"width": 2, "color": "#fff"},
+            "color": ["#ffffff" if neutral else cluster_colour(int(c)) for c in ids],
+            "line": {"width": 2, "color": "#111" if neutral else "#fff"},
         },
         customdata=np.column_stack([np.full(len(ids), -1), ids]),
         hovertemplate="centre of cluster %{customdata[1]}<extra></extra>",
@@ -268,7 +304,7 @@ def _focus_trace(point: np.ndarray, focus_row: int) -> go.Scatter:
         mode="markers",
         name="playing",
         marker={"symbol": "circle-open", "size": 22, "color": "#ffffff", "line": {"width": 3}},
-        customdata=[[focus_row, "", "", "", ""]],
+        customdata=[[focus_row, "", "", "", "", "", ""]],
         hoverinfo="skip",
     )
 

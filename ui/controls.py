@@ -92,7 +92,8 @@ def analysis_controls() -> None:
     st.radio("Cut sections by", list(units), format_func=units.get, horizontal=True, disabled=thesis,
              help="Seconds cut where the clock says; bars start each section on a downbeat, as a DJ counts; phrases "
              "cut where the music changes (an intro, a build, a drop), on bar lines. "
-             "Switching re-cuts the stored analysis; nothing is decoded again.",
+             "Switching re-cuts the stored analysis; nothing is decoded again. Whichever you choose, each section is "
+             "labelled intro, build, drop, breakdown or outro: the label of the phrase that covers most of it.",
              **state.bind("section_unit", options=list(units)))  # fmt: skip
     if state.get("section_unit") == "bars" and not thesis:
         st.select_slider(
@@ -100,7 +101,8 @@ def analysis_controls() -> None:
             **state.bind("section_bars", options=[1, 2, 4, 8, 16, 32]),
         )  # fmt: skip
     elif state.get("section_unit") == "phrases" and not thesis:
-        st.caption("Each section is one phrase: from where the music changes to where it changes next.")
+        st.caption("Each section is one phrase: from where the music changes to where it changes next, labelled intro, build, "
+                   "drop, breakdown or outro with a confidence (the maps' hover text, the Mix page and the exports show it).")
     else:
         st.slider(
             "Section length (seconds)",
@@ -266,7 +268,9 @@ def describe(config: ClusterConfig, *, features: bool = True) -> str:
 
 
 def row_labels(frame: pd.DataFrame) -> list[str]:
-    return [charts.section_label(n, s, a, b) for n, s, a, b in zip(frame["name"], frame["section"], frame["start_s"], frame["end_s"])]
+    """Each row as a picker shows it: ``tune · section 3 (0:45–1:00) · drop 0.82`` (the phrase where known)."""
+    spans = zip(frame["name"], frame["section"], frame["start_s"], frame["end_s"], charts.phrase_texts(frame))
+    return [charts.section_label(n, s, a, b) + (f" · {p}" if p else "") for n, s, a, b, p in spans]
 
 
 def section_key(frame: pd.DataFrame, row: int) -> tuple:
@@ -318,6 +322,18 @@ def section_picker(frame: pd.DataFrame, *, focus: str, label: str = "Or pick a s
         on_change=changed,
     )
     return current
+
+
+def map_colour(frame: pd.DataFrame) -> str:
+    """A sidebar choice of what a map's colours show: ``"cluster"`` or ``"phrase"`` (label); only offered when
+    the rows carry phrase labels (sections cut from frames), else ``"cluster"``."""
+    if "phrase_label" not in frame.columns or not (frame["phrase_label"].fillna("") != "").any():
+        return "cluster"
+    options = list(charts.COLOUR_BY)
+    with st.sidebar:
+        return st.radio("Colour the map by", options, format_func=charts.COLOUR_BY.get, **state.bind("map_colour", options=options),
+                        help="Each section's phrase label (intro, build, drop, breakdown, outro) comes from its energy, novelty "
+                             "and place in the track; its confidence is in the hover text.")  # fmt: skip
 
 
 def section_map(fig, *, key: str, focus: str, frame: pd.DataFrame) -> None:

@@ -38,6 +38,7 @@ LINKED: dict[str, tuple[type, tuple[int, int] | None]] = {
     "linkage": (str, None),
     "min_cluster_size": (int, (2, 50)),
     "projection": (str, None),
+    "map_colour": (str, None),
     "nn_model": (str, None),
     "nn_level": (str, None),
     "nn_method": (str, None),

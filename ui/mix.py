@@ -70,8 +70,12 @@ def add_descriptors(rows: pd.DataFrame, library: Library, analysis: AnalysisConf
 
 
 def frame(library: Library, table: MixTable) -> pd.DataFrame:
-    """Descriptors with a ``path`` column for the players and playlists."""
+    """Descriptors with a ``path`` column for the players and playlists, and each section's phrase label
+    and confidence (``phrase_label``, ``phrase_confidence``; "" and NaN when unknown)."""
     out = table.descriptors.copy()
+    meta = table.sections.meta  # row for row with the descriptors
+    out["phrase_label"] = meta["phrase_label"].fillna("").to_numpy(object) if "phrase_label" in meta else ""
+    out["phrase_confidence"] = meta["phrase_confidence"].to_numpy(float) if "phrase_confidence" in meta else np.nan
     out["path"] = [library.path_of(t) if t in library.track_ids else "" for t in out["track_id"]]
     out["name"] = [library.name_of(t) if t in library.track_ids else n for t, n in zip(out["track_id"], out["name"])]
     return out

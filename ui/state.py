@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "linkage": "average",
     "min_cluster_size": 5,
     "projection": "pca",
+    "map_colour": "cluster",  # "cluster" | "phrase": what a map's colours show (ui.charts.COLOUR_BY)
     # neural
     "nn_model": "musicnn",
     "nn_level": "pieces",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ClusterConfig
+from ..describe.phrases import phrase_text
 from ..errors import ParameterError
 
 __all__ = ["register", "cluster_config_from_args"]
@@ -207,7 +208,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     table = _load(args)
     nb = nearest_sections(table, track=args.track, section=args.section, k=args.k, metric=args.metric, other_tracks=args.other_tracks, config=config)
     if args.json:
-        cols = [c for c in ("name", "section", "start_s", "end_s", "distance") if c in nb.meta.columns]
+        cols = [c for c in ("name", "section", "start_s", "end_s", "phrase_label", "phrase_confidence", "distance") if c in nb.meta.columns]
         print(
             json.dumps(
                 {
@@ -227,7 +228,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     if nb.index != "exact":
         print(f"index        {nb.index}")
     for i, row in nb.meta.iterrows():
-        print(f"{i + 1:>3}  {row['distance']:.4f}  {row['name']}  section {int(row['section'])}")
+        phrase = phrase_text(row.get("phrase_label"), row.get("phrase_confidence"))
+        print(f"{i + 1:>3}  {row['distance']:.4f}  {row['name']}  section {int(row['section'])}" + (f"  [{phrase}]" if phrase else ""))
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..config import MixConfig
 from ..describe.key import CLEAR_KEY
+from ..describe.phrases import phrase_text
 from ..errors import ParameterError
 
 __all__ = ["register", "mix_config_from_args", "parse_section_ref"]
@@ -118,10 +119,22 @@ def _with_paths(store, frame):
     return out
 
 
+def _phrase(d) -> str:
+    """`` [drop 0.82]`` for a section (a dict or row) whose phrase label is known, else ``""``."""
+    text = phrase_text(d.get("phrase_label"), d.get("phrase_confidence"))
+    return f" [{text}]" if text else ""
+
+
+def _row_info(table, row: int) -> dict:
+    """A section's descriptors and its phrase label, as :func:`_describe_line` reads them."""
+    meta = table.sections.meta.iloc[row]
+    return {**table.descriptors.iloc[row].to_dict(), **{c: meta[c] for c in ("phrase_label", "phrase_confidence") if c in meta}}
+
+
 def _describe_line(d: dict) -> str:
     note = f", {d['tempo_note']}" if d.get("tempo_note") else ""
     return (
-        f"{d['name']} section {int(d['section'])} ({d['start_s']:.1f}-{d['end_s']:.1f} s): "
+        f"{d['name']} section {int(d['section'])}{_phrase(d)} ({d['start_s']:.1f}-{d['end_s']:.1f} s): "
         f"{d['bpm']:.1f} BPM (confidence {d['bpm_confidence']:.2f}{note}), "
         + (f"{d['key']} = {d['camelot']} (confidence {d['key_confidence']:.3f})" if d.get("key_clear", True)
            else f"no clear key (best guess {d['key']} = {d['camelot']}, confidence {d['key_confidence']:.3f})")
@@ -136,8 +149,8 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     _, table = _open(args, config)
     sug = suggest(table, track=args.track, section=args.section, k=args.k, config=config, only_compatible=args.compatible)
     if args.json:
-        cols = ["name", "section", "start_s", "end_s", "bpm", "camelot", "key", "energy_level", "score",
-                "s_timbre", "s_tempo", "s_key", "s_energy", "timbre_distance", "tempo_change_pct", "tempo_factor",
+        cols = ["name", "section", "start_s", "end_s", "phrase_label", "phrase_confidence", "bpm", "camelot", "key", "energy_level",
+                "score", "s_timbre", "s_tempo", "s_key", "s_energy", "timbre_distance", "tempo_change_pct", "tempo_factor",
                 "key_relation", "energy_step", "compatible", "reason"]  # fmt: skip
         print(
             json.dumps(
@@ -156,7 +169,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     print(f"config       {sug.config_digest}")
     for i, row in sug.frame.iterrows():
         flag = "ok" if row["compatible"] else "--"
-        print(f"{i + 1:>3}  {row['score']:.3f} {flag}  {row['name']} section {int(row['section'])}: {row['reason']}")
+        print(f"{i + 1:>3}  {row['score']:.3f} {flag}  {row['name']} section {int(row['section'])}{_phrase(row)}: {row['reason']}")
     return 0
 
 
@@ -179,9 +192,8 @@ def _cmd_transition(args: argparse.Namespace) -> int:
         out.write_bytes(to_wav_bytes(tr.audio, sample_rate=tr.sample_rate))
     except OSError as exc:
         raise ParameterError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
-    da, db = table.descriptors.iloc[a], table.descriptors.iloc[b]
-    print(f"from         {_describe_line(da.to_dict())}")
-    print(f"to           {_describe_line(db.to_dict())}")
+    print(f"from         {_describe_line(_row_info(table, a))}")
+    print(f"to           {_describe_line(_row_info(table, b))}")
     factor = {2.0: " at double time", 0.5: " at half time"}.get(tr.tempo_factor, "")
     print(f"stretch      B x{tr.stretch:.4f}{factor} to {tr.bpm:.2f} BPM ({tr.stretcher}), B level {tr.gain_b_db:+.1f} dB")
     print(f"crossfade    {config.crossfade_bars} bars, {tr.crossfade_start_s:.2f}-{tr.crossfade_end_s:.2f} s (equal power)")
@@ -203,12 +215,13 @@ def _cmd_path(args: argparse.Namespace) -> int:
     if args.output:
         write_playlist(_with_paths(store, path.frame), args.output, format=args.format, title="CrateMap mix path")
     if args.json:
-        cols = ["name", "section", "start_s", "end_s", "bpm", "camelot", "key", "energy_level", "score", "reason"]
+        cols = ["name", "section", "start_s", "end_s", "phrase_label", "phrase_confidence", "bpm", "camelot", "key", "energy_level",
+                "score", "reason"]  # fmt: skip
         print(json.dumps({"config_digest": path.config_digest, "cost": path.cost, "sections": json.loads(path.frame[cols].to_json(orient="records"))}, indent=1))
         return 0
     print(f"path         {len(path) - 1} steps, cost {path.cost:.3f}, config {path.config_digest}")
     for i, row in path.frame.iterrows():
-        head = f"{i:>3}  {row['name']} section {int(row['section'])} ({row['bpm']:.1f} BPM, {row['camelot']}, energy {int(row['energy_level'])})"
+        head = f"{i:>3}  {row['name']} section {int(row['section'])}{_phrase(row)} ({row['bpm']:.1f} BPM, {row['camelot']}, energy {int(row['energy_level'])})"
         print(head if i == 0 else f"{head}  <- {row['score']:.3f}: {row['reason']}")
     if args.output:
         print(f"wrote        {args.output}")

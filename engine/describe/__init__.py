@@ -30,7 +30,7 @@ _EXPORTS = {
         "TonalPlan", "tonal_plan", "tonal_block", "key_columns", "key_of", "frame_key",
     ),
     "phrases": (
-        "PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases",
+        "PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases", "section_phrases", "phrase_text",
     ),
     "representative": (
         "select_sections", "thesis_ratio",
@@ -40,7 +40,7 @@ _EXPORTS = {
         "energy_curve", "LOUDNESS_FLOOR_DB", "LOUDNESS_CEIL_DB", "ONSET_RATE_CEIL", "ALTERNATIVE_RATIOS",
     ),
     "sections": (
-        "sections_from_frames", "segment_frames",
+        "sections_from_frames", "segment_frames", "frame_phrases",
     ),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

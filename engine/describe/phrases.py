@@ -29,7 +29,15 @@ level plus busyness) and its place in the track:
 * **breakdown**: the other phrases between drops.
 
 Each label's confidence is how far the phrase's energy lies from the nearest
-rule's threshold, in units of the spread, clipped to 0..1.
+rule's threshold, in units of the spread, clipped to 0..1; 0 when the track is
+one phrase (or its phrases' energies are all alike), which is labelled drop.
+
+Sections of any mode get the label of the phrase that covers most of them
+(:func:`section_phrases`): in mode ``phrases`` each section is a phrase and gets
+its own label; in modes ``bars``, ``fixed`` and ``thesis`` a section that
+straddles two phrases gets the one it overlaps longer. The labels are
+metadata of the section rows (``phrase_label``, ``phrase_confidence``), never a
+feature the clustering weighs.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from ..errors import ParameterError
 from ..records import FrameTable, Phrases
 from .bars import TIMBRE_COLUMNS, frame_bars
 
-__all__ = ["PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases"]
+__all__ = ["PHRASE_LABELS", "MIN_PHRASE_BARS", "track_phrases", "bar_features", "phrase_bounds", "label_phrases", "section_phrases", "phrase_text"]
 
 #: The labels a phrase can get.
 PHRASE_LABELS = ("intro", "build", "drop", "breakdown", "outro")
@@ -177,6 +185,8 @@ def label_phrases(energy: np.ndarray, level: np.ndarray, starts: np.ndarray) -> 
     cut = mean.max() - spread / 3.0
     drop = mean >= cut
     conf = np.clip(np.abs(mean - cut) / spread * 3.0, 0.0, 1.0)
+    if n < 2 or float(mean.max() - mean.min()) <= 1e-9:
+        conf[:] = 0.0  # one phrase (or all alike): nothing to tell a drop from, so no confidence in the label
     build = np.zeros(n, bool)
     for i in range(n - 1):  # a rising phrase that leads into a louder drop is its build, even when loud itself
         if drop[i + 1] and mean[i] < mean[i + 1] and rise[i] > _BUILD_RISE:
@@ -199,3 +209,53 @@ def _slope(x: np.ndarray) -> float:
     if len(x) < 2:
         return 0.0
     return float(np.polyfit(np.arange(len(x)), x, 1)[0] * (len(x) - 1))
+
+
+def section_phrases(phrases: Phrases, start_s: np.ndarray, end_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The label and confidence of the phrase that covers most of each section.
+
+    In mode ``phrases`` the sections are the phrases, so each gets its own
+    phrase's label; in modes ``bars``, ``fixed`` and ``thesis`` a section that
+    straddles a phrase line gets the label of the phrase it overlaps longer
+    (the earlier one on a tie).
+
+    Parameters
+    ----------
+    phrases : Phrases
+        The track's phrases (:func:`track_phrases`).
+    start_s, end_s : np.ndarray [shape=(n_sections,)]
+        Section bounds in seconds.
+
+    Returns
+    -------
+    labels : np.ndarray of str [shape=(n_sections,)]
+        One of :data:`PHRASE_LABELS`; ``""`` for a section that overlaps no phrase
+        (the track has no bars, or the section lies wholly before the first downbeat).
+    confidence : np.ndarray of float64 [shape=(n_sections,)]
+        That phrase's label confidence, 0..1; NaN where the label is ``""``.
+    """
+    a = np.asarray(start_s, dtype=np.float64)[:, None]
+    b = np.asarray(end_s, dtype=np.float64)[:, None]
+    labels = np.full(a.shape[0], "", dtype=object)
+    confidence = np.full(a.shape[0], np.nan)
+    if not len(phrases.labels) or not a.shape[0]:
+        return labels, confidence
+    overlap = np.minimum(b, phrases.end_s[None, :]) - np.maximum(a, phrases.start_s[None, :])
+    best = np.argmax(overlap, axis=1)
+    covered = overlap[np.arange(a.shape[0]), best] > 0
+    names = np.asarray(phrases.labels, dtype=object)
+    labels[covered] = names[best[covered]]
+    confidence[covered] = np.asarray(phrases.confidence, dtype=np.float64)[best[covered]]
+    return labels, confidence
+
+
+def phrase_text(label, confidence) -> str:
+    """A phrase label and its confidence as cues, tooltips and playlists show them: ``"drop 0.82"``;
+    just the label when the confidence is unknown; ``""`` when the label is unknown (empty or missing)."""
+    if not isinstance(label, str) or not label:
+        return ""
+    try:
+        c = float(confidence)
+    except (TypeError, ValueError):
+        return label
+    return f"{label} {c:.2f}" if np.isfinite(c) else label

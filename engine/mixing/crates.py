@@ -13,10 +13,13 @@ crates, for :func:`engine.store.rekordbox.write_rekordbox` (and Traktor):
   where the bars were not measured, anchors are numbered from the first
   detected beat;
 * a **memory cue at every section start**, named for a deck's small screen:
-  ``C2 · 8A · E7 · 124`` (cluster, Camelot key, energy 1-10, BPM);
+  ``C2 · drop 0.82 · 8A · E7 · 124`` (cluster, the section's phrase label and
+  its confidence (:mod:`engine.describe.phrases`; left out when unknown),
+  Camelot key, energy 1-10, BPM);
 * **hot cues** (at most 8) at the track's most typical section of each of
   its clusters (the member nearest the cluster's centre), coloured as the
-  app's map colours that cluster (:data:`CLUSTER_COLOURS`);
+  app's map colours that cluster (:data:`CLUSTER_COLOURS`), named
+  ``Cluster 2 · drop 0.82``;
 * one **crate per cluster**, its tracks in the section table's order (a
   crate holds tracks, not sections).
 """
@@ -31,6 +34,7 @@ import pandas as pd
 
 from ..analysis.cluster import cluster
 from ..config import AnalysisConfig, ClusterConfig, MixConfig
+from ..describe.phrases import phrase_text
 from ..records import DJCue, DJPlaylist, DJTempo, DJTrack, MixTable
 from .descriptors import describe_store
 
@@ -52,9 +56,10 @@ def cluster_rgb(cluster_id: int) -> tuple[int, int, int]:
     return int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16)
 
 
-def cue_name(cluster_id: int, camelot: str, energy: int, bpm: float) -> str:
-    """A cue name a DJ reads on a deck: ``"C2 · 8A · E7 · 124"``."""
-    return f"C{int(cluster_id)} · {camelot} · E{int(energy)} · {bpm:.0f}"
+def cue_name(cluster_id: int, camelot: str, energy: int, bpm: float, phrase: str = "") -> str:
+    """A cue name a DJ reads on a deck: ``"C2 · drop 0.82 · 8A · E7 · 124"`` (``phrase`` as
+    :func:`engine.describe.phrases.phrase_text` writes it; left out when empty)."""
+    return " · ".join(p for p in (f"C{int(cluster_id)}", phrase, camelot, f"E{int(energy)}", f"{bpm:.0f}") if p)
 
 
 def beat_grid_tempo(
@@ -151,6 +156,8 @@ def dj_crates(
 def _section_rows(table: MixTable, result) -> pd.DataFrame:
     """Every section row with its cluster (-1 when the clustering left it out) and its distance to that centre."""
     rows = table.descriptors[["track_id", "section", "start_s", "camelot", "energy_level", "bpm"]].copy()
+    meta = table.sections.meta  # row for row with the descriptors
+    rows["phrase"] = [phrase_text(a, b) for a, b in zip(meta.get("phrase_label", [""] * len(meta)), meta.get("phrase_confidence", [np.nan] * len(meta)))]
     rows["cluster"] = -1
     rows["distance"] = np.inf
     at = np.asarray(result.data.rows, dtype=np.int64)  # positions in the section table
@@ -167,13 +174,14 @@ def _track(store, track_id: str, table: MixTable, rows: pd.DataFrame, where: Map
     desc = table.tracks[track_id]
     stored = store.track(track_id)
     cues = [
-        DJCue(start_s=float(r.start_s), name=cue_name(r.cluster, r.camelot, r.energy_level, r.bpm))
+        DJCue(start_s=float(r.start_s), name=cue_name(r.cluster, r.camelot, r.energy_level, r.bpm, r.phrase))
         for r in rows.itertuples()
         if r.cluster >= 0
     ]
     typical = rows[rows["cluster"] >= 0].sort_values("distance").drop_duplicates("cluster").sort_values("cluster").head(_HOT_CUES)
     for slot, r in enumerate(typical.itertuples()):
-        cues.append(DJCue(start_s=float(r.start_s), name=f"Cluster {r.cluster}", slot=slot, colour=cluster_rgb(r.cluster)))
+        name = " · ".join(p for p in (f"Cluster {r.cluster}", r.phrase) if p)
+        cues.append(DJCue(start_s=float(r.start_s), name=name, slot=slot, colour=cluster_rgb(r.cluster)))
     tonic_name = desc.key.replace(" minor", "m").replace(" major", "")
     return DJTrack(
         location=where.get(track_id, stored.path if stored is not None else ""),

@@ -22,7 +22,7 @@ from ..errors import ParameterError
 from ..records import MixPath, MixTable
 from ..records.mixing import DESCRIPTOR_META_COLUMNS as _META
 from .descriptors import _check_row
-from .suggestions import _components, _reasons, _row_codes, _timbre_vectors, pair_components
+from .suggestions import _components, _reasons, _row_codes, _timbre_vectors, _with_phrases, pair_components
 
 __all__ = ["mix_path", "MIX_CANDIDATES"]
 
@@ -226,7 +226,7 @@ def mix_path(
     path, total = found
     rows = np.asarray(path, dtype=np.int64)
     digest = f"{table.config_digest}-{config.digest()}"
-    return MixPath(rows=rows, frame=_path_frame(table.descriptors, X, rows, config, digest), cost=float(total), config_digest=digest, note=note)
+    return MixPath(rows=rows, frame=_with_phrases(_path_frame(table.descriptors, X, rows, config, digest), table, rows), cost=float(total), config_digest=digest, note=note)
 
 
 def _path_frame(desc: pd.DataFrame, X: np.ndarray, rows: np.ndarray, config: MixConfig, digest: str) -> pd.DataFrame:

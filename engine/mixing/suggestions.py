@@ -191,9 +191,26 @@ def _find_row(table: MixTable, row: int | None, track: str | None, section: int 
     return _check_row(table, row)
 
 
+def _phrases(table: MixTable, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The phrase label ("" when unknown) and its confidence (NaN when unknown) of section-table ``rows``."""
+    meta, rows = table.sections.meta, np.asarray(rows, dtype=np.int64)
+    label = meta["phrase_label"].fillna("").to_numpy(object)[rows] if "phrase_label" in meta else np.full(len(rows), "", object)
+    conf = meta["phrase_confidence"].to_numpy(np.float64)[rows] if "phrase_confidence" in meta else np.full(len(rows), np.nan)
+    return {"phrase_label": label, "phrase_confidence": conf}
+
+
+def _with_phrases(frame: pd.DataFrame, table: MixTable, rows: np.ndarray) -> pd.DataFrame:
+    """``frame`` (one row per ``rows``) with the phrase columns after the section metadata."""
+    for i, (name, values) in enumerate(_phrases(table, rows).items()):
+        frame.insert(len(_META) + i, name, values)
+    return frame
+
+
 def _query_info(table: MixTable, row: int) -> dict:
     d = table.descriptors.iloc[row]
-    return {c: (d[c].item() if hasattr(d[c], "item") else d[c]) for c in (*_META, *DESCRIPTOR_COLUMNS)}
+    info = {c: (d[c].item() if hasattr(d[c], "item") else d[c]) for c in (*_META, *DESCRIPTOR_COLUMNS)}
+    info.update({name: v[0].item() if hasattr(v[0], "item") else v[0] for name, v in _phrases(table, np.array([row])).items()})
+    return info
 
 
 def suggest(
@@ -231,7 +248,8 @@ def suggest(
     Returns
     -------
     Suggestions
-        ``frame`` columns: the section metadata, ``bpm``, ``camelot``, ``key``,
+        ``frame`` columns: the section metadata, ``phrase_label`` and ``phrase_confidence``
+        (:mod:`engine.describe.phrases`; "" and NaN when unknown), ``bpm``, ``camelot``, ``key``,
         ``energy_level``, ``score``, ``s_timbre``, ``s_tempo``, ``s_key``,
         ``s_energy``, ``timbre_distance``, ``tempo_change_pct``,
         ``tempo_factor``, ``key_relation``, ``energy_step``, ``tempo_ok``,
@@ -248,7 +266,7 @@ def suggest(
     all_parts = pair_components(table.descriptors, _timbre_vectors(table, timbre), np.array([q]), config=config)
     order = _ranked(table.descriptors, {name: v[0] for name, v in all_parts.items()}, q, k, config=config, only_compatible=only_compatible)
     digest = f"{table.config_digest}-{config.digest()}"
-    frame = _suggestion_frame(table.descriptors, all_parts, q, order, digest)
+    frame = _with_phrases(_suggestion_frame(table.descriptors, all_parts, q, order, digest), table, order)
     return Suggestions(query=q, query_info=_query_info(table, q), frame=frame, config_digest=digest)
 
 

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Bars", "Phrases", "Energy", "Key"]
+__all__ = ["FrameTable", "SectionTable", "SECTION_META_COLUMNS", "PHRASE_COLUMNS", "TEMPO_RELATIONS", "tempo_relation", "Tempo", "Bars", "Phrases", "Energy", "Key"]
 
 #: The meta columns of a section table, in order.
 SECTION_META_COLUMNS: tuple[str, ...] = ("track_id", "name", "section", "start_s", "end_s", "partial", "selected")
+#: The meta columns that follow them in sections cut from frames: the section's phrase label
+#: (intro, build, drop, breakdown, outro; "" when unknown) and its confidence (0..1; NaN when unknown).
+#: Tables read from other files may lack them.
+PHRASE_COLUMNS: tuple[str, ...] = ("phrase_label", "phrase_confidence")
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,10 +45,12 @@ class SectionTable:
 
     ``meta`` columns: :data:`SECTION_META_COLUMNS` -- ``track_id``, ``name``,
     ``section``, ``start_s``, ``end_s``, ``partial``, ``selected`` (representative
-    under the config's rule). ``values`` holds the features in ``names`` order.
+    under the config's rule); sections cut from frames also have
+    :data:`PHRASE_COLUMNS` (``phrase_label``, ``phrase_confidence``: metadata,
+    never features). ``values`` holds the features in ``names`` order.
     """
 
-    meta: pd.DataFrame  # [shape=(n_sections, 7)]
+    meta: pd.DataFrame  # [shape=(n_sections, 7 or 9)]
     values: np.ndarray  # float64 [shape=(n_sections, n_features)]
     names: tuple[str, ...]
     config_digest: str

@@ -35,7 +35,7 @@ from ..audio.decode import SignalFile, decode_file, file_digest
 from ..audio.segment import min_track_seconds
 from ..config import AnalysisConfig, EmbedConfig
 from ..describe.frames import frame_features
-from ..describe.sections import sections_from_frames
+from ..describe.sections import frame_phrases, sections_from_frames
 from ..errors import DecodeError, EngineError, ParameterError, StoreError
 from ..records import BatchResult, FileError, InputFile, Progress, SectionTable, Track
 from ..store.core import Store
@@ -200,7 +200,8 @@ def _warm_up_kernels(config: AnalysisConfig) -> None:
     sr = config.frames.sample_rate
     t = np.arange(sr, dtype=np.float32) / sr
     with threadpool_limits(1):
-        frame_features(0.1 * np.sin(2 * np.pi * 440.0 * t), sample_rate=sr, config=config.frames)
+        frames = frame_features(0.1 * np.sin(2 * np.pi * 440.0 * t), sample_rate=sr, config=config.frames)
+        frame_phrases(frames)  # every section's phrase label: librosa's beat tracker, numba-cached too
 
 
 def _start_worker(plan: _Plan) -> None:

@@ -61,7 +61,7 @@ from ..config import (
 )
 from ..describe.sections import sections_from_frames
 from ..errors import StoreError
-from ..records import SECTION_META_COLUMNS, FrameTable, SectionTable, Track
+from ..records import PHRASE_COLUMNS, SECTION_META_COLUMNS, FrameTable, SectionTable, Track
 from ._files import StoreFiles
 from ._names import name_body, name_entry, name_file, ordered_names
 
@@ -343,8 +343,9 @@ class Store(StoreFiles):
         arrow, meta = self._read_table(self._sections_path(track_id, section_digest), "sections", track_id)
         df = arrow.to_pandas()
         names = tuple(meta["names"])
+        # rows written before sections had phrase labels lack those columns (load_sections adds them)
         return SectionTable(
-            meta=df[list(SECTION_META_COLUMNS)].copy(),
+            meta=df[[*SECTION_META_COLUMNS, *(c for c in PHRASE_COLUMNS if c in df.columns)]].copy(),
             values=df[list(names)].to_numpy(np.float64),
             names=names,
             config_digest=meta["section_digest"],
@@ -395,7 +396,10 @@ class Store(StoreFiles):
 
         def one(tid: str) -> SectionTable:
             if self.has_sections(tid, digest):
-                return self.get_sections(tid, digest)
+                stored = self.get_sections(tid, digest)
+                # rows stored before phrase labels: cut again from the frames when they are here, to add them
+                if PHRASE_COLUMNS[0] in stored.meta.columns or not self.has_frames(tid, config.frames.digest()):
+                    return stored
             track = self.track(tid)
             if track is None or not self.has_frames(tid, config.frames.digest()):
                 raise StoreError(f"track {tid[:12]} has no stored frames for these settings")
@@ -416,11 +420,15 @@ class Store(StoreFiles):
             parts = [one(tid) for tid in ids]
         parts = [p for p in parts if len(p)]
         if not parts and allow_empty:
-            return SectionTable(meta=pd.DataFrame(columns=list(SECTION_META_COLUMNS)), values=np.zeros((0, 0)), names=(), config_digest=digest)
+            return SectionTable(meta=pd.DataFrame(columns=[*SECTION_META_COLUMNS, *PHRASE_COLUMNS]), values=np.zeros((0, 0)), names=(), config_digest=digest)
         if not parts:
             raise StoreError(f"{self.url} holds no sections for these settings")
+        meta = pd.concat([p.meta for p in parts], ignore_index=True)
+        label, confidence = PHRASE_COLUMNS
+        meta[label] = meta[label].fillna("").astype(object) if label in meta.columns else ""  # unknown where not found
+        meta[confidence] = meta[confidence].astype(np.float64) if confidence in meta.columns else np.nan
         return SectionTable(
-            meta=pd.concat([p.meta for p in parts], ignore_index=True),
+            meta=meta,
             values=np.vstack([p.values for p in parts]),
             names=parts[0].names,
             config_digest=digest,

@@ -24,7 +24,10 @@ Playlists play only each section: XSPF entries carry VLC's ``start-time`` and
 ``stop-time`` options in VLC's extension, M3U entries ``#EXTVLCOPT`` lines.
 Locations: a ``path`` column when the table has one (the store knows where
 each file was read from), else ``base_dir / name``, else the bare name as a
-relative URI (VLC resolves it against the playlist's folder).
+relative URI (VLC resolves it against the playlist's folder). An entry's
+title names the section's phrase label and its confidence where the sections
+carry them (``tune - section 3 (45.0-60.0 s) · drop 0.82``); CSV and Parquet
+tables carry them as the ``phrase_label`` and ``phrase_confidence`` columns.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..describe.phrases import phrase_text
 from ..errors import ParameterError
 from ..records import ClusterResult, Neighbours, Prepared, SectionTable
 
@@ -183,7 +187,10 @@ def _t(seconds: float) -> str:
 
 
 def _title(row: pd.Series) -> str:
-    return f"{Path(str(row['name'])).stem} - section {int(row['section'])} ({_t(row['start_s'])}-{_t(row['end_s'])} s)"
+    """``tune - section 3 (45.0-60.0 s)``, and `` · drop 0.82`` where the section's phrase label is known."""
+    phrase = phrase_text(row.get("phrase_label"), row.get("phrase_confidence"))
+    title = f"{Path(str(row['name'])).stem} - section {int(row['section'])} ({_t(row['start_s'])}-{_t(row['end_s'])} s)"
+    return f"{title} · {phrase}" if phrase else title
 
 
 def write_xspf(
