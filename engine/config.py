@@ -368,23 +368,24 @@ class ClusterConfig(_Config):
     silhouette_sample: int = 2000  # rows sampled (seeded) for the silhouette; exact at or below this count
     large_rows: int = LARGE_ROWS  # at or above this many rows, use the scalable methods (LARGE_ROWS; 0 = never)
     scale_sample: int = 0  # fcm/hdbscan at or above large_rows: fit on this many seeded rows; 0 = the method's default
+    space: str = "classical"  # similar sections: "classical" | "musicnn" | "fused" (see engine/analysis/spaces.py)
+    fused_weight: float = 0.5  # fused space: the classical features' share (the embeddings take the rest)
+    _LATER_FIELDS = ("space", "fused_weight")  # added later: left out of the digest at their defaults (see digest_of)
 
     def __post_init__(self) -> None:
         _check(self.method in ("kmeans", "fcm", "agglomerative", "hdbscan"), f"unknown clustering method {self.method!r}")
-        _check(2 <= self.k <= 100, f"k must be in 2..100, got {self.k}")
+        _check(2 <= self.k <= 100 and self.n_init >= 1, f"k must be in 2..100 and n_init >= 1, got {self.k}, {self.n_init}")
         _check(self.metric in ("euclidean", "cosine", "manhattan", "correlation"), f"unknown metric {self.metric!r}")
         _check(self.scaler in ("zscore", "minmax", "robust", "l2-column"), f"unknown scaler {self.scaler!r}")
-        _check(isinstance(self.features, tuple), "features must be a tuple of names")
-        _check(self.n_init >= 1, f"n_init must be >= 1, got {self.n_init}")
-        _check(self.fcm_m > 1.0, f"fcm_m must be > 1, got {self.fcm_m}")
-        _check(0.0 <= self.fcm_margin < 1.0, f"fcm_margin must be in [0, 1), got {self.fcm_margin}")
+        _check(isinstance(self.features, tuple) and self.space in ("classical", "musicnn", "fused"), f"features must be a tuple of names and space classical, musicnn or fused, got space {self.space!r}")
+        _check(0.0 <= self.fused_weight <= 1.0, f"fused_weight must be in [0, 1], got {self.fused_weight}")
+        _check(self.fcm_m > 1.0 and 0.0 <= self.fcm_margin < 1.0, f"need fcm_m > 1 and fcm_margin in [0, 1), got {self.fcm_m}, {self.fcm_margin}")
         _check(self.linkage in ("ward", "average", "complete", "single"), f"unknown linkage {self.linkage!r}")
         _check(self.min_cluster_size >= 2, f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
         _check(self.fit_sample == 0 or self.fit_sample >= 100, f"fit_sample must be 0 (all rows) or >= 100, got {self.fit_sample}")
         _check(self.silhouette_sample >= 100, f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
         _check(self.large_rows == 0 or self.large_rows >= 1_000, f"large_rows must be 0 (never) or >= 1000, got {self.large_rows}")
         _check(self.scale_sample == 0 or self.scale_sample >= 100, f"scale_sample must be 0 (the method's default) or >= 100, got {self.scale_sample}")
-
 
 
 @dataclass(frozen=True)
