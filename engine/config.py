@@ -368,7 +368,7 @@ class ClusterConfig(_Config):
     silhouette_sample: int = 2000  # rows sampled (seeded) for the silhouette; exact at or below this count
     large_rows: int = LARGE_ROWS  # at or above this many rows, use the scalable methods (LARGE_ROWS; 0 = never)
     scale_sample: int = 0  # fcm/hdbscan at or above large_rows: fit on this many seeded rows; 0 = the method's default
-    space: str = "classical"  # similar sections: "classical" | "musicnn" | "fused" (see engine/analysis/spaces.py)
+    space: str = "classical"  # similar sections: "classical" | "musicnn" | "fused" | "invariant" (engine/analysis/spaces.py)
     fused_weight: float = 0.5  # fused space: the classical features' share (the embeddings take the rest)
     _LATER_FIELDS = ("space", "fused_weight")  # added later: left out of the digest at their defaults (see digest_of)
 
@@ -377,7 +377,7 @@ class ClusterConfig(_Config):
         _check(2 <= self.k <= 100 and self.n_init >= 1, f"k must be in 2..100 and n_init >= 1, got {self.k}, {self.n_init}")
         _check(self.metric in ("euclidean", "cosine", "manhattan", "correlation"), f"unknown metric {self.metric!r}")
         _check(self.scaler in ("zscore", "minmax", "robust", "l2-column"), f"unknown scaler {self.scaler!r}")
-        _check(isinstance(self.features, tuple) and self.space in ("classical", "musicnn", "fused"), f"features must be a tuple of names and space classical, musicnn or fused, got space {self.space!r}")
+        _check(isinstance(self.features, tuple) and self.space in ("classical", "musicnn", "fused", "invariant"), f"features must be a tuple of names and space classical, musicnn, fused or invariant, got space {self.space!r}")
         _check(0.0 <= self.fused_weight <= 1.0, f"fused_weight must be in [0, 1], got {self.fused_weight}")
         _check(self.fcm_m > 1.0 and 0.0 <= self.fcm_margin < 1.0, f"need fcm_m > 1 and fcm_margin in [0, 1), got {self.fcm_m}, {self.fcm_margin}")
         _check(self.linkage in ("ward", "average", "complete", "single"), f"unknown linkage {self.linkage!r}")

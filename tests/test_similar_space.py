@@ -11,7 +11,7 @@ from sklearn.metrics import pairwise_distances
 
 from engine.analysis.scale import prepare
 from engine.analysis.similar import nearest_sections
-from engine.analysis.spaces import fuse_blocks, space_prepared
+from engine.analysis.spaces import fit_projection, fuse_blocks, load_projection, space_prepared
 from engine.cli.main import main
 from engine.config import AnalysisConfig, ClusterConfig
 from engine.errors import ParameterError
@@ -19,7 +19,7 @@ from engine.run.embedding import section_embeddings
 from engine.store.core import Store
 
 #: Share of the MP3 copies' sections whose nearest section from another file must be the
-#: original's section at the same time, in the fused space (all of them on two idle cores).
+#: original's section at the same time, in the fused and invariant spaces.
 MP3_HIT_FLOOR = 0.9
 DEMO = ("tt1.ogg", "tt2.ogg", "tt3.ogg")
 
@@ -78,9 +78,29 @@ def _tables(store_dir):
     return table, section_embeddings(store, table, analysis=analysis)
 
 
-def test_fused_space_finds_the_mp3_copy_of_each_section(mp3_store):
+def test_the_projection_draws_a_group_together_and_keeps_groups_apart(rng):
+    centres = rng.normal(size=(20, 6)) * 3
+    nuisance = np.zeros(6)
+    nuisance[0] = 4.0  # what a "transformation" moves: one direction, far
+    X = np.vstack([centres + k * nuisance + 0.05 * rng.normal(size=centres.shape) for k in (-1, 0, 1)])
+    groups = np.tile(np.arange(20), 3)
+    W = fit_projection(X, groups)
+    for Y in (X, X @ W):
+        D = pairwise_distances(Y)
+        same = groups[:, None] == groups[None, :]
+        np.fill_diagonal(same, False)
+        ratio = D[same].mean() / D[~same & ~np.eye(len(X), dtype=bool)].mean()
+        if Y is X:
+            before = ratio
+    assert ratio < before / 2  # the transformation's direction shrunk: copies sit together
+    with pytest.raises(ParameterError):
+        fit_projection(X, np.arange(len(X)))  # no group to learn from
+
+
+@pytest.mark.parametrize("space", ["fused", "invariant"])
+def test_the_space_finds_the_mp3_copy_of_each_section(mp3_store, space):
     table, emb = _tables(mp3_store)
-    config = ClusterConfig(space="fused", metric="cosine")
+    config = ClusterConfig(space=space, metric="cosine")
     copies = np.flatnonzero(table.meta["name"].str.contains("_copy").to_numpy())
     hits = []
     for row in copies:
@@ -97,8 +117,12 @@ def test_spaces_from_python(mp3_store):
     fused = space_prepared(table, config=ClusterConfig(space="fused"), embeddings=emb)
     assert fused.X.shape == (len(table), classical.X.shape[1] + emb.values.shape[1])
     np.testing.assert_allclose(np.linalg.norm(fused.X, axis=1), 1.0)
+    invariant = space_prepared(table, config=ClusterConfig(space="invariant", features=("rmse",), scaler="minmax"), embeddings=emb)
+    assert invariant.X.shape == fused.X.shape and invariant.names[: len(load_projection().classical)] == load_projection().classical
     with pytest.raises(ParameterError, match="embeddings"):
         space_prepared(table, config=ClusterConfig(space="musicnn"))
+    with pytest.raises(ParameterError, match="use the fused space"):
+        space_prepared(prepare(table, config=ClusterConfig(features=("rmse",))), config=ClusterConfig(space="invariant"), embeddings=emb)
     with pytest.raises(ParameterError, match="no musicnn embedding"):
         space_prepared(table, config=ClusterConfig(space="fused"), embeddings=emb.__class__(emb.meta.iloc[:3], emb.values[:3], emb.names, ""))
 
@@ -107,13 +131,14 @@ def test_cli_space_flag(mp3_store, tmp_path, capsys):
     args = ["similar", str(mp3_store), "--track", "tt1_copy", "--section", "1", "--k", "3", "--other-tracks", "--json"]
     assert main(args) == 0
     auto = json.loads(capsys.readouterr().out)
-    assert auto["space"] == "fused" and "auto" in auto["space_reason"]
+    assert auto["space"] == "invariant" and "auto" in auto["space_reason"]
     assert (auto["neighbours"][0]["name"], auto["neighbours"][0]["section"]) == ("tt1.ogg", 1)
     assert main([*args, "--space", "classical"]) == 0
     classical = json.loads(capsys.readouterr().out)
     assert classical["space"] == "classical" and classical["config_digest"] != auto["config_digest"]
-    assert main([*args, "--space", "musicnn"]) == 0
-    assert json.loads(capsys.readouterr().out)["space"] == "musicnn"
+    for space in ("musicnn", "fused"):
+        assert main([*args, "--space", space]) == 0
+        assert json.loads(capsys.readouterr().out)["space"] == space
     csv = tmp_path / "t.csv"
     table = Store(mp3_store, create=False).load_sections(AnalysisConfig())
     frame = pd.DataFrame(table.values, columns=table.names)
@@ -132,8 +157,8 @@ def test_similar_page_states_and_picks_its_space():
     at = run_page("pages/5_Similar_sections.py")
     assert page_errors(at) == []
     box = at.selectbox(key="sim_space")
-    assert box.value == "fused" and set(box.options) >= {"Fused: features + musicnn (recommended)", "Classical features"}
-    assert any("Similar by: **Fused" in c.value for c in at.caption)
+    assert box.value == "invariant" and {"Classical features", "Fused: features + musicnn"} <= set(box.options)
+    assert any("Similar by: **Invariant" in c.value for c in at.caption)
     fused = at.dataframe[0].value
     box.set_value("classical").run()
     assert page_errors(at) == []

@@ -131,11 +131,12 @@ def summaries(library: Library, analysis: AnalysisConfig, config: ClusterConfig)
 def section_index(library: Library, analysis: AnalysisConfig, config: ClusterConfig, metric: str) -> SectionIndex:
     """The search index over the representative sections (exact, or approximate at scale; see engine.analysis.similar)."""
     used = config.replace(dedupe=False, metric=metric)
-    prepared = prepare(model_table(library, analysis), config=used)
-    if config.space != "classical":  # the musicnn or fused space (ui.similar checked the embeddings are stored)
+    if config.space == "classical":
+        prepared = prepare(model_table(library, analysis), config=used)
+    else:  # the musicnn, fused or invariant space (ui.similar checked the embeddings are stored)
         from . import similar
 
-        prepared = space_prepared(prepared, config=used, embeddings=similar.embeddings(library, analysis))
+        prepared = space_prepared(model_table(library, analysis), config=used, embeddings=similar.embeddings(library, analysis))
     return SectionIndex(prepared, metric=metric, config_digest=used.digest(), large_rows=config.large_rows, seed=config.seed)
 
 

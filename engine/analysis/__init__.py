@@ -44,7 +44,8 @@ _EXPORTS = {
         "nearest_sections", "candidate_rows",
     ),
     "spaces": (
-        "SPACES", "EMBEDDING_SPACES", "fuse_blocks", "align_embeddings", "space_prepared",
+        "SPACES", "EMBEDDING_SPACES", "PROJECTION_FILE", "SHRINK", "InvariantProjection", "fuse_blocks", "fit_projection",
+        "load_projection", "align_embeddings", "space_prepared",
     ),
     "songs": (
         "MANIFEST_NAME", "read_manifest", "version_groups", "song_groups",

@@ -31,7 +31,7 @@ __all__ = ["register", "cluster_config_from_args"]
 _METHODS = ("kmeans", "fcm", "agglomerative", "hdbscan")
 _METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 _SCALERS = ("zscore", "minmax", "robust", "l2-column")
-_SPACES = ("classical", "musicnn", "fused")
+_SPACES = ("classical", "musicnn", "fused", "invariant")
 _FORMATS = ("xspf", "m3u", "csv", "parquet", "projector", "rekordbox", "traktor")
 
 
@@ -121,8 +121,9 @@ def register(subparsers) -> None:
     p.add_argument("--features", default=None, metavar="LIST", help="comma-separated feature columns")
     p.add_argument(
         "--space", choices=("auto", *_SPACES), default="auto",
-        help="what is compared: classical features, musicnn embeddings, or both fused (auto, the default: fused "
-        "when the store holds every track's musicnn embeddings, else classical; see engine/analysis/spaces.py)",
+        help="what is compared: classical features, musicnn embeddings, both fused, or fused and made invariant to "
+        "re-encoding and small shifts (auto, the default: invariant when the store holds every track's musicnn "
+        "embeddings, else classical; see engine/analysis/spaces.py)",
     )  # fmt: skip
     p.add_argument("--fused-weight", type=float, default=0.5, help="fused space: the classical features' share (default 0.5)")
     p.add_argument("--embed", action="store_true", help="musicnn/fused: embed tracks not embedded yet (runs the network)")
@@ -271,9 +272,13 @@ def _similar_space(args: argparse.Namespace, table) -> tuple[str, object, str]:
     except EngineError as exc:
         if args.space != "auto":
             raise
-        return "classical", None, f"classical features (fused needs musicnn embeddings: {exc})"
-    space = "fused" if args.space == "auto" else args.space
-    what = {"fused": f"classical features and musicnn embeddings fused ({args.fused_weight:g} classical)", "musicnn": "musicnn embeddings"}
+        return "classical", None, f"classical features (the invariant space needs musicnn embeddings: {exc})"
+    space = "invariant" if args.space == "auto" else args.space
+    what = {
+        "fused": f"classical features and musicnn embeddings fused ({args.fused_weight:g} classical)",
+        "musicnn": "musicnn embeddings",
+        "invariant": "classical features and musicnn embeddings fused, projected to shrink what re-encoding and small shifts change",
+    }
     return space, embeddings, what[space] + (" (auto: the store holds every track's embeddings)" if args.space == "auto" else ", as asked")
 
 
