@@ -83,8 +83,12 @@ with map_col:
 
 try:
     nb = compute.neighbours(library, analysis, config.replace(space=space), int(row), int(k), metric, bool(other))
-except EngineError as exc:
-    controls.fail(exc)
+except EngineError as exc:  # e.g. the invariant space under the thesis's 17 features: fall back to classical, saying so
+    space = similar.usable(space, exc)
+    try:
+        nb = compute.neighbours(library, analysis, config.replace(space=space), int(row), int(k), metric, bool(other))
+    except EngineError as exc:
+        controls.fail(exc)
 
 st.subheader(f"The {len(nb)} closest sections to {charts.section_label(nb.query_name, nb.query_section, frame['start_s'].iloc[row], frame['end_s'].iloc[row])}")
 if len(nb) == 0:

@@ -53,8 +53,12 @@ if q["tempo_note"]:  # how the tempo was read, and what else it could be
 
 try:
     sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only), space)
-except EngineError as exc:
-    controls.fail(exc)
+except EngineError as exc:  # e.g. the invariant space under the thesis's 17 features: fall back to classical, saying so
+    space = similar.usable(space, exc)
+    try:
+        sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only), space)
+    except EngineError as exc:
+        controls.fail(exc)
 left, right = st.columns([1, 2])
 with left:
     st.plotly_chart(mix.camelot_wheel(str(q["camelot"]), list(sug.frame["camelot"])), key="mix_wheel", config={"displaylogo": False})

@@ -85,6 +85,16 @@ def space_control(library: Library, analysis: AnalysisConfig, *, key: str, secon
     return "classical"
 
 
+def usable(space: str, exc: Exception) -> str:
+    """After ``space`` failed with ``exc``: say so and give the classical space (or stop, when that failed)."""
+    from . import controls, deploy
+
+    if space == "classical":
+        controls.fail(exc)
+    st.warning(f"Similar by {LABELS[space]} cannot be used with these settings ({deploy.said(exc)}); it uses the classical features.")
+    return "classical"
+
+
 def embeddings(library: Library, analysis: AnalysisConfig) -> SectionTable:
     """The representative sections' mean musicnn embeddings (from the store)."""
     return neural.table(library, analysis, EmbedConfig(), "sections").table
