@@ -277,7 +277,7 @@ def spaces(C: np.ndarray, E: np.ndarray) -> dict[str, np.ndarray]:
     sd = E.std(axis=0)
     Ez = (E - E.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     out = {
-        "classical z-score, cosine (app default)": pairwise_distances(C, metric="cosine"),
+        "classical z-score, cosine (former default)": pairwise_distances(C, metric="cosine"),
         "classical z-score, euclidean": pairwise_distances(C, metric="euclidean"),
         "musicnn raw, cosine": pairwise_distances(E, metric="cosine"),
         "musicnn z-score, cosine (engine 'musicnn')": pairwise_distances(Ez, metric="cosine"),
@@ -312,7 +312,7 @@ def main() -> None:
         save_projection(args.save, F, info, names)
         load_projection.cache_clear()
     rows = {name: scores(D, info, np.ones(len(info), bool)) for name, D in spaces(C, E).items()}
-    rows["invariant, 3-fold by track (out of fold)"], parts = invariant_scores(F, info)
+    rows["invariant, 3-fold by track (out of fold; default)"], parts = invariant_scores(F, info)
     try:
         shipped = load_projection()
     except ParameterError:
