@@ -22,12 +22,11 @@ carries it, so it is part of every clustering digest.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._digest import _digest_fields, _normalise_number, digest_of
 from .errors import ParameterError
 
 __all__ = [
@@ -52,9 +51,6 @@ __all__ = [
     "digest_of",
 ]
 
-#: Bump when a code change alters stored results for an unchanged config.
-ENGINE_DATA_VERSION = 1
-
 #: Rows (sections or pieces) at or above which clustering, similar-section
 #: search and projection switch to methods that scale (mini-batch K-Means,
 #: fits on seeded samples, an approximate neighbour index); the default of
@@ -74,59 +70,6 @@ THESIS_FEATURES: tuple[str, ...] = (
     "spectral_centroid",
     *(f"mfcc{i}" for i in range(1, 14)),
 )
-
-
-def digest_of(obj: Any) -> str:
-    """Return a 16-hex-digit sha256 digest of a config dataclass (or nested ones).
-
-    Parameters
-    ----------
-    obj : dataclass instance
-        Any of this module's configs.
-
-    Returns
-    -------
-    str
-        Stable across processes and Python versions: it hashes canonical JSON.
-    """
-    payload = {"v": ENGINE_DATA_VERSION, "type": type(obj).__name__, "fields": _digest_fields(obj)}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _digest_fields(obj: Any) -> Any:
-    """``dataclasses.asdict(obj)`` less the ``_LATER_FIELDS`` (added after stores were written) at their defaults:
-    an added field changes the digests of only the configs that use it, not every stored analysis."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        later = getattr(type(obj), "_LATER_FIELDS", ())
-        return {
-            f.name: _digest_fields(getattr(obj, f.name))
-            for f in dataclasses.fields(obj)
-            if not (f.name in later and getattr(obj, f.name) == f.default)
-        }
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_digest_fields(v) for v in obj)
-    if isinstance(obj, dict):
-        return {k: _digest_fields(v) for k, v in obj.items()}
-    return obj
-
-
-def _normalise_number(value: Any, kind: str, name: str) -> Any:
-    """``value`` as the plain Python type its field declares (``"int"`` or ``"float"``).
-
-    Equal numbers must digest equally: ``15`` and ``15.0`` (or ``numpy.int64(4)``
-    and ``4``) compare equal but serialise differently, so each is turned into
-    the field's own type before anything is checked or hashed.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return value  # not a number (or a bool): left to the class's own checks
-    if kind == "float":
-        return float(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if float(value).is_integer():
-        return int(value)
-    raise ParameterError(f"{name} must be a whole number, got {value!r}")
 
 
 class _Config:
@@ -368,6 +311,9 @@ class ClusterConfig(_Config):
     silhouette_sample: int = 2000  # rows sampled (seeded) for the silhouette; exact at or below this count
     large_rows: int = LARGE_ROWS  # at or above this many rows, use the scalable methods (LARGE_ROWS; 0 = never)
     scale_sample: int = 0  # fcm/hdbscan at or above large_rows: fit on this many seeded rows; 0 = the method's default
+    space: str = "classical"  # similar sections: "classical" | "musicnn" | "fused" | "invariant" (engine/analysis/spaces.py)
+    fused_weight: float = 0.5  # fused space: the classical features' share (the embeddings take the rest)
+    _LATER_FIELDS = ("space", "fused_weight")  # added later: left out of the digest at their defaults (see digest_of)
 
     def __post_init__(self) -> None:
         _check(self.method in ("kmeans", "fcm", "agglomerative", "hdbscan"), f"unknown clustering method {self.method!r}")
@@ -378,13 +324,14 @@ class ClusterConfig(_Config):
         _check(self.n_init >= 1, f"n_init must be >= 1, got {self.n_init}")
         _check(self.fcm_m > 1.0, f"fcm_m must be > 1, got {self.fcm_m}")
         _check(0.0 <= self.fcm_margin < 1.0, f"fcm_margin must be in [0, 1), got {self.fcm_margin}")
+        _check(self.space in ("classical", "musicnn", "fused", "invariant"), f"unknown similarity space {self.space!r}")
+        _check(0.0 <= self.fused_weight <= 1.0, f"fused_weight must be in [0, 1], got {self.fused_weight}")
         _check(self.linkage in ("ward", "average", "complete", "single"), f"unknown linkage {self.linkage!r}")
         _check(self.min_cluster_size >= 2, f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
         _check(self.fit_sample == 0 or self.fit_sample >= 100, f"fit_sample must be 0 (all rows) or >= 100, got {self.fit_sample}")
         _check(self.silhouette_sample >= 100, f"silhouette_sample must be >= 100, got {self.silhouette_sample}")
         _check(self.large_rows == 0 or self.large_rows >= 1_000, f"large_rows must be 0 (never) or >= 1000, got {self.large_rows}")
         _check(self.scale_sample == 0 or self.scale_sample >= 100, f"scale_sample must be 0 (the method's default) or >= 100, got {self.scale_sample}")
-
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.errors import EngineError
 from engine.analysis.similar import METRICS
-from ui import charts, compute, controls, dj, mix, downloads, page, player, saved
+from ui import charts, compute, controls, dj, mix, downloads, page, player, saved, similar
 
 page.setup("Similar sections")
 st.title("Similar sections")
@@ -25,6 +25,8 @@ with st.sidebar:
     metric_labels = {m: controls.METRICS[m] for m in METRICS}
     metric = st.selectbox("Distance", list(metric_labels), format_func=metric_labels.get, key="sim_metric")
     other = st.checkbox("Only sections of other tracks", value=True, key="sim_other")
+space = similar.space_control(library, analysis, key="sim_space", seconds_of_audio=similar.audio_seconds(library, analysis))
+st.caption(f"Similar by: **{similar.LABELS[space]}**. {similar.WHY}")
 
 pick_col, map_col = st.columns([2, 3], gap="medium")
 with pick_col:
@@ -80,9 +82,13 @@ with map_col:
         st.caption(sampled)
 
 try:
-    nb = compute.neighbours(library, analysis, config, int(row), int(k), metric, bool(other))
-except EngineError as exc:
-    controls.fail(exc)
+    nb = compute.neighbours(library, analysis, config.replace(space=space), int(row), int(k), metric, bool(other))
+except EngineError as exc:  # e.g. the invariant space under the thesis's 17 features: fall back to classical, saying so
+    space = similar.usable(space, exc)
+    try:
+        nb = compute.neighbours(library, analysis, config.replace(space=space), int(row), int(k), metric, bool(other))
+    except EngineError as exc:
+        controls.fail(exc)
 
 st.subheader(f"The {len(nb)} closest sections to {charts.section_label(nb.query_name, nb.query_section, frame['start_s'].iloc[row], frame['end_s'].iloc[row])}")
 if len(nb) == 0:
@@ -112,11 +118,11 @@ picked = st.dataframe(
     selection_mode="single-row",
     key="sim_table",
     column_config={
-        "distance": st.column_config.NumberColumn(help=f"{metric} distance on the {config.scaler}-scaled features; smaller is closer"),
+        "distance": st.column_config.NumberColumn(help=f"{metric} distance in the {similar.LABELS[space]} space; smaller is closer"),
         "BPM": st.column_config.NumberColumn(format="%.1f"),
     },
 )
-st.caption(f"Distances: {metric} on the same features and scaling as the clustering ({controls.describe(config)}).")
+st.caption(similar.caption(space, metric, config.scaler) + (" The classical part uses the clustering's features and scaling." if space != "musicnn" else ""))
 if nb.index != "exact":  # a large library: say which index answered
     st.caption(f"Searched with {nb.index}.")
 chosen = picked.selection.rows[0] if picked and picked.selection.rows else 0

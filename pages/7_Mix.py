@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine.describe.key import CLEAR_KEY
 from engine.errors import EngineError
-from ui import charts, controls, deploy, dj, downloads, media, mix, page, player
+from ui import charts, controls, deploy, dj, downloads, media, mix, page, player, similar
 from ui.library import require_library
 
 page.setup("Mix")
@@ -23,6 +23,8 @@ except EngineError as exc:
     controls.fail(exc)
 frame = mix.frame(library, table)
 FOCUS = "mix"
+space = similar.space_control(library, analysis, key="mix_space", seconds_of_audio=float(frame.groupby("track_id")["end_s"].max().sum()))
+st.caption(f"Timbre compared by: **{similar.LABELS[space]}** ({similar.WHAT[space]}). {similar.WHY}")
 
 focus = controls.get_focus(FOCUS)
 if focus is None:  # arrive from the section picked on another page
@@ -55,9 +57,13 @@ if q["tempo_note"]:  # how the tempo was read, and what else it could be
     st.caption(f"Tempo {q['bpm']:.1f} BPM: {q['tempo_note']}.")
 
 try:
-    sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only))
-except EngineError as exc:
-    controls.fail(exc)
+    sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only), space)
+except EngineError as exc:  # e.g. the invariant space under the thesis's 17 features: fall back to classical, saying so
+    space = similar.usable(space, exc)
+    try:
+        sug = mix.suggestions(library, analysis, config, int(row), int(k), bool(only), space)
+    except EngineError as exc:
+        controls.fail(exc)
 left, right = st.columns([1, 2])
 with left:
     st.plotly_chart(mix.camelot_wheel(str(q["camelot"]), list(sug.frame["camelot"])), key="mix_wheel", config={"displaylogo": False})
@@ -119,7 +125,7 @@ if int(target) == int(row):
     st.info("Pick a different section to reach.")
 else:
     try:
-        chain = mix.path(library, analysis, config, int(row), int(target), int(steps))
+        chain = mix.path(library, analysis, config, int(row), int(target), int(steps), space)
     except EngineError as exc:
         st.warning(deploy.said(exc))
     else:

@@ -14,7 +14,7 @@ from conftest import ROOT
 ENGINE = ROOT / "engine"
 # The stages in the order data flows; a stage imports only from stages before it.
 STAGES = ("audio", "describe", "neural", "store", "analysis", "mixing", "run", "cli")
-SHARED = {"config", "errors", "_threads", "_lazy", "__init__", "__main__"}
+SHARED = {"config", "_digest", "errors", "_threads", "_lazy", "__init__", "__main__"}
 
 
 def _module(path: Path) -> str:

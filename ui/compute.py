@@ -12,7 +12,7 @@ Caching decisions, written where they are made:
 * a clustering once per clustering config -- so going back to an earlier k is instant;
 * the k sweep ignores k, so its key sets k to a fixed value: changing k never re-sweeps;
 * the SHAP surrogate, projections and neighbour lists likewise per clustering config;
-* the similar-section index once per (library, analysis, clustering config, metric), as a shared
+* the similar-section index once per (library, analysis, clustering config with its space, metric), as a shared
   resource (``st.cache_resource``: it is read-only, and at or above ``ClusterConfig.large_rows``
   sections it is an approximate index that takes about a second to build), so each new query
   section costs one lookup.
@@ -30,6 +30,7 @@ from engine.analysis.explain import explain
 from engine.analysis.scale import correlation_report, prepare
 from engine.analysis.project import project
 from engine.analysis.similar import SectionIndex, nearest_sections
+from engine.analysis.spaces import space_prepared
 from engine.analysis.songs import version_groups
 from engine.analysis.sweep import choose_k
 from engine.audio.spectrogram import DRAW_SAMPLE_RATE, clip_to_ogg, clip_to_wav, read_section, section_spectrogram
@@ -130,7 +131,12 @@ def summaries(library: Library, analysis: AnalysisConfig, config: ClusterConfig)
 def section_index(library: Library, analysis: AnalysisConfig, config: ClusterConfig, metric: str) -> SectionIndex:
     """The search index over the representative sections (exact, or approximate at scale; see engine.analysis.similar)."""
     used = config.replace(dedupe=False, metric=metric)
-    prepared = prepare(model_table(library, analysis), config=used)
+    if config.space == "classical":
+        prepared = prepare(model_table(library, analysis), config=used)
+    else:  # the musicnn, fused or invariant space (ui.similar checked the embeddings are stored)
+        from . import similar
+
+        prepared = space_prepared(model_table(library, analysis), config=used, embeddings=similar.embeddings(library, analysis))
     return SectionIndex(prepared, metric=metric, config_digest=used.digest(), large_rows=config.large_rows, seed=config.seed)
 
 

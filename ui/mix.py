@@ -27,6 +27,7 @@ from engine.mixing.suggestions import suggest
 from engine.mixing.transition import to_wav_bytes, transition_from_store
 from engine.records import MixPath, MixTable, Suggestions
 
+from . import similar
 from .library import Library, ensure_frames
 
 
@@ -82,13 +83,20 @@ def frame(library: Library, table: MixTable) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def suggestions(library: Library, analysis: AnalysisConfig, config: MixConfig, row: int, k: int, only_compatible: bool) -> Suggestions:
-    return suggest(mix_table(library, analysis, config), row=row, k=k, config=config, only_compatible=only_compatible)
+def suggestions(
+    library: Library, analysis: AnalysisConfig, config: MixConfig, row: int, k: int, only_compatible: bool, space: str = "classical"
+) -> Suggestions:
+    """Suggestions after section ``row``; timbre compared in ``space`` (see ui/similar.py)."""
+    table = mix_table(library, analysis, config)
+    timbre = similar.mix_timbre(library, analysis, table.config_digest, space, table)
+    return suggest(table, row=row, k=k, config=config, only_compatible=only_compatible, timbre=timbre)
 
 
 @st.cache_data(max_entries=32, show_spinner="Searching a chain of compatible sections…")
-def path(library: Library, analysis: AnalysisConfig, config: MixConfig, start: int, end: int, steps: int) -> MixPath:
-    return mix_path(mix_table(library, analysis, config), start=start, end=end, steps=steps, config=config)
+def path(library: Library, analysis: AnalysisConfig, config: MixConfig, start: int, end: int, steps: int, space: str = "classical") -> MixPath:
+    table = mix_table(library, analysis, config)
+    timbre = similar.mix_timbre(library, analysis, table.config_digest, space, table)
+    return mix_path(table, start=start, end=end, steps=steps, config=config, timbre=timbre)
 
 
 @st.cache_data(max_entries=8, show_spinner="Stretching and crossfading…")

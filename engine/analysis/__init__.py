@@ -4,7 +4,7 @@ Takes a section table (rows are sections, columns are features). Gives the
 scaled matrix (:mod:`.scale`), hard and soft clusterings (:mod:`.cluster`, each
 method fitted in :mod:`.methods`) and the choice of k (:mod:`.sweep`), 2-D/3-D
 maps (:mod:`.project`), a random-forest surrogate with SHAP values
-(:mod:`.explain`), nearest sections (:mod:`.similar`), comparisons of clusterings
+(:mod:`.explain`), nearest sections (:mod:`.similar`) in one of several spaces (:mod:`.spaces`), comparisons of clusterings
 and song-held-out KNN, on any labels or on reviewers' (:mod:`.compare`, :mod:`.songs`).
 Its records live in :mod:`engine.records`.
 
@@ -42,6 +42,10 @@ _EXPORTS = {
     "similar": (
         "METRICS", "RECALL_TARGET", "CALIBRATION_QUERIES", "SectionIndex", "find_track", "find_section",
         "nearest_sections", "candidate_rows",
+    ),
+    "spaces": (
+        "SPACES", "EMBEDDING_SPACES", "PROJECTION_FILE", "SHRINK", "InvariantProjection", "fuse_blocks", "fit_projection",
+        "load_projection", "align_embeddings", "space_prepared",
     ),
     "songs": (
         "MANIFEST_NAME", "read_manifest", "version_groups", "song_groups",

@@ -28,7 +28,10 @@ which rows come back can differ (rarely) from exact search.
 ``Neighbours.index`` records which index answered.
 
 Rows are scaled with the config's scaler and features but never
-deduplicated, so every section can be asked about.
+deduplicated, so every section can be asked about. ``ClusterConfig.space``
+picks the space searched (:mod:`.spaces`): the classical features, the
+sections' musicnn embeddings, or both fused; the last two need the
+embeddings, given as ``embeddings``.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..config import LARGE_ROWS, ClusterConfig, is_large
 from ..errors import ModelError, ParameterError
-from ..records import Neighbours, Prepared
+from ..records import Neighbours, Prepared, SectionTable
 from ..store.tables import TableLike
 from .methods import working_space
 from .scale import prepare
+from .spaces import space_prepared
 
 __all__ = [
     "METRICS",
@@ -354,6 +358,7 @@ def nearest_sections(
     metric: str | None = None,
     other_tracks: bool = False,
     config: ClusterConfig | None = None,
+    embeddings: SectionTable | None = None,
 ) -> Neighbours:
     """The ``k`` sections nearest to one section.
 
@@ -376,8 +381,12 @@ def nearest_sections(
         Exclude the query's own track.
     config : ClusterConfig, optional
         Scaler and features (dedupe is ignored: every row stays searchable);
-        ``large_rows`` decides when the approximate index is used, ``seed``
-        seeds it.
+        ``space`` the space searched (see :mod:`.spaces`); ``large_rows``
+        decides when the approximate index is used, ``seed`` seeds it.
+    embeddings : SectionTable, optional
+        Section-level musicnn embeddings (e.g. from
+        :func:`engine.run.embedding.section_embeddings`), for the ``musicnn``
+        and ``fused`` spaces.
 
     Returns
     -------
@@ -388,7 +397,8 @@ def nearest_sections(
     Raises
     ------
     ParameterError
-        If the query is not found or settings are invalid.
+        If the query is not found or settings are invalid, or the space
+        needs embeddings that are not given.
     ModelError
         If the approximate index is needed and faiss is not installed.
     """
@@ -401,8 +411,10 @@ def nearest_sections(
         config = ClusterConfig() if config is None else config
         if isinstance(data, Prepared):
             prepared = data
-        else:
+        elif config.space == "classical":
             prepared = prepare(data, config=config.replace(dedupe=False))
+        else:
+            prepared = space_prepared(data, config=config, embeddings=embeddings)
     meta = index.prepared.meta if index is not None else prepared.meta
     if row is None:
         if track is None or section is None:

@@ -9,6 +9,7 @@ Examples::
     python -m engine cluster tests/data/out_dataset_1.csv --preset thesis --json
     python -m engine cluster STORE --method fcm --k 5 --scaler robust --sweep 2-10
     python -m engine similar STORE --track "Vibe Ace" --section 3 --k 10 --other-tracks
+    python -m engine similar STORE --track tt1 --section 1 --space classical
     python -m engine export STORE --what cluster:2 --format xspf -o cluster2.xspf
 """
 
@@ -31,6 +32,7 @@ __all__ = ["register", "cluster_config_from_args"]
 _METHODS = ("kmeans", "fcm", "agglomerative", "hdbscan")
 _METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 _SCALERS = ("zscore", "minmax", "robust", "l2-column")
+_SPACES = ("classical", "musicnn", "fused", "invariant")
 _FORMATS = ("xspf", "m3u", "csv", "parquet", "projector", "rekordbox", "traktor")
 
 
@@ -118,6 +120,14 @@ def register(subparsers) -> None:
     p.add_argument("--other-tracks", action="store_true", help="leave out the query's own track")
     p.add_argument("--scaler", choices=_SCALERS, default="zscore", help="default zscore")
     p.add_argument("--features", default=None, metavar="LIST", help="comma-separated feature columns")
+    p.add_argument(
+        "--space", choices=("auto", *_SPACES), default="auto",
+        help="what is compared: classical features, musicnn embeddings, both fused, or fused and made invariant to "
+        "re-encoding and small shifts (auto, the default: invariant when the store holds every track's musicnn "
+        "embeddings, else classical; see engine/analysis/spaces.py)",
+    )  # fmt: skip
+    p.add_argument("--fused-weight", type=float, default=0.5, help="fused space: the classical features' share (default 0.5)")
+    p.add_argument("--embed", action="store_true", help="musicnn/fused: embed tracks not embedded yet (runs the network)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_similar)
 
@@ -202,17 +212,24 @@ def _fmt(x: float, digits: int = 4) -> str:
 def _cmd_similar(args: argparse.Namespace) -> int:
     from ..analysis.similar import nearest_sections
 
-    config = ClusterConfig(scaler=args.scaler, metric=args.metric)
+    config = ClusterConfig(scaler=args.scaler, metric=args.metric, fused_weight=args.fused_weight)
     if args.features:
         config = config.replace(features=tuple(f.strip() for f in args.features.split(",") if f.strip()))
     table = _load(args)
-    nb = nearest_sections(table, track=args.track, section=args.section, k=args.k, metric=args.metric, other_tracks=args.other_tracks, config=config)
+    space, embeddings, why = _similar_space(args, table)
+    config = config.replace(space=space)
+    nb = nearest_sections(
+        table, track=args.track, section=args.section, k=args.k, metric=args.metric, other_tracks=args.other_tracks,
+        config=config, embeddings=embeddings,
+    )  # fmt: skip
     if args.json:
         cols = [c for c in ("name", "section", "start_s", "end_s", "phrase_label", "phrase_confidence", "distance") if c in nb.meta.columns]
         print(
             json.dumps(
                 {
                     "query": {"name": nb.query_name, "section": nb.query_section},
+                    "space": space,
+                    "space_reason": why,
                     "metric": nb.metric,
                     "scaler": nb.scaler,
                     "other_tracks": nb.other_tracks,
@@ -225,12 +242,46 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"query        {nb.query_name} section {nb.query_section} ({nb.metric}, {nb.scaler}, config {nb.config_digest})")
+    print(f"space        {space}: {why}")
     if nb.index != "exact":
         print(f"index        {nb.index}")
     for i, row in nb.meta.iterrows():
         phrase = phrase_text(row.get("phrase_label"), row.get("phrase_confidence"))
         print(f"{i + 1:>3}  {row['distance']:.4f}  {row['name']}  section {int(row['section'])}" + (f"  [{phrase}]" if phrase else ""))
     return 0
+
+
+def _similar_space(args: argparse.Namespace, table) -> tuple[str, object, str]:
+    """(space, section embeddings or None, why in words) for ``similar``: ``--space auto`` is fused when it can be."""
+    from ..config import EmbedConfig
+    from ..errors import EngineError
+    from ..run.embedding import section_embeddings
+    from ..store.core import Store
+
+    if args.space == "classical":
+        return "classical", None, "classical features, as asked"
+    is_store = "://" in args.source or Path(args.source).is_dir()
+    if not is_store:
+        if args.space == "auto":
+            return "classical", None, "classical features (a feature table has no embeddings; musicnn and fused need a store)"
+        raise ParameterError(f"--space {args.space} needs the sections' musicnn embeddings: give a store, not a table")
+    store = Store(args.source, create=False)
+    analysis = store.last_config()
+    try:
+        if analysis is None:
+            raise ParameterError("the store records no analysis settings")
+        embeddings = section_embeddings(store, table, analysis=analysis, config=EmbedConfig(), compute=args.embed)
+    except EngineError as exc:
+        if args.space != "auto":
+            raise
+        return "classical", None, f"classical features (the invariant space needs musicnn embeddings: {exc})"
+    space = "invariant" if args.space == "auto" else args.space
+    what = {
+        "fused": f"classical features and musicnn embeddings fused ({args.fused_weight:g} classical)",
+        "musicnn": "musicnn embeddings",
+        "invariant": "classical features and musicnn embeddings fused, projected to shrink what re-encoding and small shifts change",
+    }
+    return space, embeddings, what[space] + (" (auto: the store holds every track's embeddings)" if args.space == "auto" else ", as asked")
 
 
 def _selection(args, table):

@@ -20,7 +20,7 @@ _EXPORTS = {
         "TASK_RETRIES", "dask_client", "run_tasks", "task_failure", "cluster_summary",
     ),
     "embedding": (
-        "embed_library",
+        "embed_library", "missing_embeddings", "section_embeddings",
     ),
     "inputs": (
         "collect_inputs", "local_copy",

@@ -24,10 +24,10 @@ from ..audio.decode import decode_file
 from ..audio.segment import segment
 from ..config import AnalysisConfig, EmbedConfig
 from ..errors import DecodeError, EngineError, ParameterError
-from ..records import PieceTable, Progress, Track
+from ..records import PieceTable, Progress, SectionTable, Track
 from ..store.core import Store, pieces_key
 
-__all__ = ["embed_library"]
+__all__ = ["embed_library", "missing_embeddings", "section_embeddings"]
 
 #: The columns of :attr:`PieceTable.meta`, in order.
 _PIECE_COLUMNS = ["track_id", "name", "section", "piece", "start_s", "end_s"]
@@ -119,6 +119,73 @@ def embed_library(
         weights=f"{Path(net.weights_file).name} sha256:{net.weights_sha256}",
         config_digest=config.digest(),
     )
+
+
+def missing_embeddings(store: Store, track_ids: Sequence[str], *, config: EmbedConfig = EmbedConfig()) -> list[str]:
+    """The tracks among ``track_ids`` whose embeddings under ``config`` are not in the store yet.
+
+    Parameters
+    ----------
+    store : Store
+    track_ids : sequence of str
+    config : EmbedConfig
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ModelError
+        When the model's weights are missing (their hash is part of the key).
+    """
+    from ..neural.embed import load_model
+
+    key = pieces_key(config.cache_digest(), load_model(config).weights_sha256)
+    return [t for t in track_ids if not store.has_pieces(t, key)]
+
+
+def section_embeddings(
+    store: Store, sections: SectionTable, *, analysis: AnalysisConfig, config: EmbedConfig = EmbedConfig(), compute: bool = False
+) -> SectionTable:
+    """The mean embedding of each section's pieces, for the ``musicnn`` and ``fused`` similarity spaces.
+
+    Parameters
+    ----------
+    store : Store
+        Holds the tracks of ``sections`` (and their embeddings, unless ``compute``).
+    sections : SectionTable
+        The sections wanted, analysed under ``analysis``.
+    analysis : AnalysisConfig
+    config : EmbedConfig
+        The network (default musicnn, Million Song Dataset).
+    compute : bool
+        Embed tracks that are not embedded yet (runs the network); by
+        default they are an error, so that nothing slow happens unasked.
+
+    Returns
+    -------
+    SectionTable
+        One row per section (``embedding_table(..., level="sections").table``).
+
+    Raises
+    ------
+    ParameterError
+        When tracks are not embedded yet and ``compute`` is false.
+    ModelError
+        When the model's weights are missing (never runs random weights).
+    """
+    from ..neural.tables import embedding_table
+
+    ids = list(dict.fromkeys(sections.meta["track_id"].astype(str)))
+    missing = [] if compute else missing_embeddings(store, ids, config=config)
+    if missing:
+        raise ParameterError(
+            f"{len(missing)} of {len(ids)} tracks have no {config.model} embeddings yet; "
+            "embed them first (python -m engine analyze --embed, or --embed here), or use the classical space"
+        )
+    pieces = embed_library(store, ids, analysis=analysis, config=config)
+    return embedding_table(pieces, sections, level="sections").table
 
 
 class _Reader:
