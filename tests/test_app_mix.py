@@ -11,7 +11,9 @@ def test_mix_page_shows_descriptors_suggestions_and_a_preview():
     at = run_page("pages/7_Mix.py")
     assert not page_errors(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Tempo"].endswith(" BPM") and metrics["Key"][-1] in "AB" and metrics["Energy"].endswith("/10")
+    assert metrics["Tempo"].endswith(" BPM") and metrics["Energy"].endswith("/10")
+    key = next(m for m in at.metric if m.label == "Key")  # a Camelot code, or no clear key with the best guess
+    assert key.value[-1] in "AB" or (key.value == "no clear key" and key.delta.startswith("best guess ") and key.delta[-1] == ")")
     assert "Mixes well with" in [s.value for s in at.subheader]
     table = at.dataframe(key="mix_table").value
     assert len(table) == 10 and table["why"].str.contains("BPM").all()

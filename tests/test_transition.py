@@ -119,3 +119,26 @@ def test_bar_lengths_rounded_apart_still_render(pair, bpm_a, bars):
     assert len(tr.audio) == round((lead + crossfade + tail) * bar * SR)
     assert int(round(tr.crossfade_end_s * SR)) == round(lead * bar * SR) + round(crossfade * bar * SR)
     assert np.all(np.isfinite(tr.audio)) and np.max(np.abs(tr.audio)) <= 0.98 + 1e-6
+
+
+def test_b_near_the_end_of_its_track_enters_whole_bars_earlier():
+    """A suggested section in the last seconds of its track: B enters earlier by whole bars of B, so the
+    crossfade and the tail fit, instead of the preview failing with "use fewer bars"."""
+    import pandas as pd
+
+    from engine.config import MixConfig
+    from engine.mixing.transition import _start_of_b
+
+    config = MixConfig()
+    bar = 4 * 60.0 / 120.0
+    span = (config.crossfade_bars + config.tail_bars) * bar
+    late = pd.Series({"bpm": 120.0, "first_beat_s": 55.0})
+    start = _start_of_b(late, 61.5, bpm_a=120.0, config=config)
+    assert start + span <= 61.5 and start + span + bar > 61.5  # as late as fits
+    assert (55.0 - start) / bar == pytest.approx(round((55.0 - start) / bar))  # on B's bar grid
+    early = pd.Series({"bpm": 120.0, "first_beat_s": 3.0})
+    assert _start_of_b(early, 61.5, bpm_a=120.0, config=config) == 3.0
+    # B matched at double time (60 -> 120 BPM): its bars in the source last twice as long
+    slow = pd.Series({"bpm": 60.0, "first_beat_s": 30.0})
+    start = _start_of_b(slow, 61.5, bpm_a=120.0, config=config)
+    assert start + (config.crossfade_bars + config.tail_bars) * 4 * 60.0 / 120.0 <= 61.5

@@ -272,7 +272,8 @@ def transition_from_store(
 
     The crossfade ends where section A ends (on A's beat grid, moved earlier
     by whole bars when A's track is too short) and B enters at its section's
-    first beat. Bars from ``config``: ``crossfade_bars``, ``lead_bars``, ``tail_bars``.
+    first beat (moved earlier by whole bars of B when B's track ends before
+    the crossfade and the tail do: a section near the end of a track). Bars from ``config``: ``crossfade_bars``, ``lead_bars``, ``tail_bars``.
 
     Parameters
     ----------
@@ -305,7 +306,7 @@ def transition_from_store(
         bpm_a=float(da["bpm"]),
         first_beat_a=_start_of_a(da, ya.shape[0] / PREVIEW_SAMPLE_RATE, config),
         bpm_b=float(db["bpm"]),
-        first_beat_b=float(db["first_beat_s"]),
+        first_beat_b=_start_of_b(db, yb.shape[0] / PREVIEW_SAMPLE_RATE, bpm_a=float(da["bpm"]), config=config),
         crossfade_bars=config.crossfade_bars,
         lead_bars=config.lead_bars,
         tail_bars=config.tail_bars,
@@ -341,3 +342,17 @@ def _start_of_a(da, duration_s: float, config: MixConfig) -> float:
     while start_a + span > duration_s and start_a - bar_a >= 0:
         start_a -= bar_a
     return start_a
+
+
+def _start_of_b(db, duration_s: float, *, bpm_a: float, config: MixConfig) -> float:
+    """The beat B enters on: its section's first beat, moved earlier by whole bars of B while the
+    crossfade and the tail (at A's tempo, B matched at x1, x2 or x0.5) would run past B's end."""
+    bpm_b = float(db["bpm"])
+    factors = np.array([1.0, 2.0, 0.5])
+    factor = float(factors[np.argmin(np.abs(np.log(bpm_b * factors / bpm_a)))])
+    bar_b = BEATS_PER_BAR * 60.0 / (bpm_b * factor)  # B's source seconds per bar of the preview
+    span = (config.crossfade_bars + config.tail_bars) * bar_b
+    start_b = float(db["first_beat_s"])
+    while start_b + span > duration_s - 1.0 / PREVIEW_SAMPLE_RATE and start_b - bar_b >= 0:
+        start_b -= bar_b
+    return start_b
