@@ -66,7 +66,8 @@ def test_store_cluster_similar_export(store, tmp_path, capsys):
     labels = [n["phrase_label"] for n in nb["neighbours"]]  # each section's phrase label, listed beside it
     assert set(labels) <= {"intro", "build", "drop", "breakdown", "outro", ""} and any(labels)
     assert main(["similar", str(store), "--track", "tt1", "--section", "1", "--k", "3", "--other-tracks"]) == 0
-    listed = capsys.readouterr().out.splitlines()[1:]
+    listed = [line for line in capsys.readouterr().out.splitlines() if line[:3].strip().isdigit()]  # the ranked rows
+    assert len(listed) == 3
     for line, n in zip(listed, nb["neighbours"]):
         assert line.endswith(f"section {n['section']}" + (f"  [{n['phrase_label']} {n['phrase_confidence']:.2f}]" if n["phrase_label"] else ""))
 
@@ -83,6 +84,13 @@ def test_store_cluster_similar_export(store, tmp_path, capsys):
     m3u = tmp_path / "n.m3u"
     assert main(["export", str(store), "--what", "similar:tt2@0", "--neighbours", "2", "-o", str(m3u)]) == 0
     assert sum(line.startswith("#EXTVLCOPT:start-time=") for line in m3u.read_text().splitlines()) == 2
+    # the exported neighbours come from the same space as `similar`: auto is classical without embeddings
+    again = tmp_path / "n-classical.m3u"
+    assert main(["export", str(store), "--what", "similar:tt2@0", "--neighbours", "2", "--space", "classical", "-o", str(again)]) == 0
+    assert again.read_text() == m3u.read_text()
+    capsys.readouterr()
+    assert main(["export", str(store), "--what", "similar:tt2@0", "--space", "invariant", "-o", str(tmp_path / "x.m3u")]) == 2
+    assert "musicnn" in capsys.readouterr().err
 
     vec = tmp_path / "proj.tsv"
     assert main(["export", str(store), "--what", "assignments", "--k", "3", "--format", "projector", "-o", str(vec)]) == 0

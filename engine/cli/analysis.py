@@ -120,14 +120,7 @@ def register(subparsers) -> None:
     p.add_argument("--other-tracks", action="store_true", help="leave out the query's own track")
     p.add_argument("--scaler", choices=_SCALERS, default="zscore", help="default zscore")
     p.add_argument("--features", default=None, metavar="LIST", help="comma-separated feature columns")
-    p.add_argument(
-        "--space", choices=("auto", *_SPACES), default="auto",
-        help="what is compared: classical features, musicnn embeddings, both fused, or fused and made invariant to "
-        "re-encoding and small shifts (auto, the default: invariant when the store holds every track's musicnn "
-        "embeddings, else classical; see engine/analysis/spaces.py)",
-    )  # fmt: skip
-    p.add_argument("--fused-weight", type=float, default=0.5, help="fused space: the classical features' share (default 0.5)")
-    p.add_argument("--embed", action="store_true", help="musicnn/fused: embed tracks not embedded yet (runs the network)")
+    _add_space_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_similar)
 
@@ -145,7 +138,20 @@ def register(subparsers) -> None:
     p.add_argument("--neighbours", type=int, default=10, help="similar: neighbours (default 10; metric from --metric, default cosine)")
     p.add_argument("--other-tracks", action="store_true", help="similar: leave out the query's own track")
     p.add_argument("--merge", type=Path, default=None, metavar="FILE", help="rekordbox/traktor: the DJ's own collection (XML or NML), kept whole and added to")
+    _add_space_options(p)
     p.set_defaults(func=_cmd_export)
+
+
+def _add_space_options(p: argparse.ArgumentParser) -> None:
+    """``--space``, ``--fused-weight`` and ``--embed``: which space "similar" compares in (``similar``, ``export --what similar:``)."""
+    p.add_argument(
+        "--space", choices=("auto", *_SPACES), default="auto",
+        help="similar: what is compared: classical features, musicnn embeddings, both fused, or fused and made invariant "
+        "to re-encoding and small shifts (auto, the default: invariant when the store holds every track's musicnn "
+        "embeddings, else classical; see engine/analysis/spaces.py)",
+    )  # fmt: skip
+    p.add_argument("--fused-weight", type=float, default=0.5, help="fused space: the classical features' share (default 0.5)")
+    p.add_argument("--embed", action="store_true", help="musicnn/fused: embed tracks not embedded yet (runs the network)")
 
 
 # --------------------------------------------------------------------------- handlers
@@ -308,8 +314,10 @@ def _selection(args, table):
         except ValueError:
             raise ParameterError(f"--what similar: section must be a number, got {section!r}") from None
         config = cluster_config_from_args(args).replace(dedupe=False, metric=args.metric or "cosine")
-        prep = prepare(table, config=config)
-        nb = nearest_sections(prep, track=track, section=sec, k=args.neighbours, other_tracks=args.other_tracks, config=config)
+        prep = prepare(table, config=config)  # the exported vectors: the scaled classical features, row for row
+        space, embeddings, _ = _similar_space(args, table)  # the neighbours: in the same space as `similar`
+        config = config.replace(space=space, fused_weight=args.fused_weight)
+        nb = nearest_sections(table, track=track, section=sec, k=args.neighbours, other_tracks=args.other_tracks, config=config, embeddings=embeddings)
         return nb.meta, prep.X[nb.rows], prep.raw[nb.rows], prep.names, nb.config_digest
     if kind in ("cluster", "assignments", "clusters"):
         from ..analysis.cluster import cluster
