@@ -24,10 +24,12 @@ from its frames whatever the section mode. They are for the key only: a
 default aggregation leaves them out of the section features
 (:func:`is_tonal_column`), so the classical feature table is unchanged.
 
-Measured in ``bench/key.py`` with 30 s from the middle of each demo track:
-the 8192-sample window followed the shift on 43/44 tracks (98 %), 16384
-samples on 38/44, 2048 on 33/44; bass-heavy weightings of the whole chroma
-did worse (66-82 %): the bass smears most, so it only settles the tonic.
+The window was chosen in an exploratory run (30 s from the middle of each
+demo track, shifted -2..+2 semitones): 8192 samples followed the shift more
+often than 2048 or 16384, and bass-heavy weightings of the whole chroma did
+worse, since the bass smears most; so the bass only settles the tonic. That
+run's absolute figures are not quoted: its clips gave Rubber Band the wrong
+sample rate. ``bench/key.py`` prints the measured table (``docs/mixing.md``).
 """
 
 from __future__ import annotations

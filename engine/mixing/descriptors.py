@@ -74,7 +74,7 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
     onset, rmse = _column(frames, "onset_strength"), _column(frames, "rmse")
     tempo, bars = frame_bars(frames, bpm_min=config.bpm_min, bpm_max=config.bpm_max)
     beats = bars.beats_s
-    key = _key(*key_columns(frames), rmse, config)
+    key = key_of(*key_columns(frames), rmse, profile=config.key_profile)
     onsets = onset_times(onset, frame_rate=rate)
     energy = energy_of(rmse, len(onsets), frames.duration_s)
     times, curve = energy_curve(rmse, onsets, frame_rate=rate)
@@ -95,11 +95,6 @@ def describe_track(frames: FrameTable, *, config: MixConfig = MixConfig()) -> Tr
         beat_positions=bars.positions,
         bar_confidence=bars.confidence,
     )
-
-
-def _key(chroma: np.ndarray, bass: np.ndarray | None, classical: np.ndarray, rmse: np.ndarray, config: MixConfig):
-    """The key of a stretch (:func:`engine.describe.tonal.key_of`)."""
-    return key_of(chroma, bass, classical, rmse, profile=config.key_profile)
 
 
 def describe_sections(
@@ -144,7 +139,7 @@ def describe_sections(
         b = min(int(np.ceil(float(sec["end_s"]) * rate - 1e-9)), len(onset))
         tempo = _section_tempo(onset[a:b], rmse[a:b], a / rate, rate=rate, track=track, config=config)
         grid = beat_grid(tempo, start_s=a / rate, end_s=float(sec["end_s"]))
-        key = _key(chroma[a:b], None if bass is None else bass[a:b], classical[a:b], rmse[a:b], config)
+        key = key_of(chroma[a:b], None if bass is None else bass[a:b], classical[a:b], rmse[a:b], profile=config.key_profile)
         n_on = int(np.searchsorted(onsets, sec["end_s"]) - np.searchsorted(onsets, sec["start_s"]))
         energy = energy_of(rmse[a:b], n_on, float(sec["end_s"] - sec["start_s"]))
         rows.append(

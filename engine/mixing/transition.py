@@ -141,8 +141,7 @@ def render_transition(
     """
     a, b = _checked_audio(a, b, bpm_a=bpm_a, bpm_b=bpm_b, bars=(lead_bars, crossfade_bars, tail_bars))
     sr = int(sample_rate)
-    factors = np.array([1.0, 2.0, 0.5])
-    factor = float(factors[np.argmin(np.abs(np.log(bpm_b * factors / bpm_a)))])
+    factor = _tempo_factor(bpm_a, bpm_b)
     rate = bpm_a / (bpm_b * factor)  # B's speed change
     period_a = 60.0 / bpm_a
     bar_a = BEATS_PER_BAR * period_a
@@ -162,6 +161,12 @@ def render_transition(
         stretcher=used,
         gain_b_db=gain_db,
     )
+
+
+def _tempo_factor(bpm_a: float, bpm_b: float) -> float:
+    """What B is matched at: x1, x2 or x0.5 its tempo, whichever is nearest A's."""
+    factors = np.array([1.0, 2.0, 0.5])
+    return float(factors[np.argmin(np.abs(np.log(bpm_b * factors / bpm_a)))])
 
 
 def _checked_audio(a: np.ndarray, b: np.ndarray, *, bpm_a: float, bpm_b: float, bars: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -348,9 +353,7 @@ def _start_of_b(db, duration_s: float, *, bpm_a: float, config: MixConfig) -> fl
     """The beat B enters on: its section's first beat, moved earlier by whole bars of B while the
     crossfade and the tail (at A's tempo, B matched at x1, x2 or x0.5) would run past B's end."""
     bpm_b = float(db["bpm"])
-    factors = np.array([1.0, 2.0, 0.5])
-    factor = float(factors[np.argmin(np.abs(np.log(bpm_b * factors / bpm_a)))])
-    bar_b = BEATS_PER_BAR * 60.0 / (bpm_b * factor)  # B's source seconds per bar of the preview
+    bar_b = BEATS_PER_BAR * 60.0 / (bpm_b * _tempo_factor(bpm_a, bpm_b))  # B's source seconds per bar of the preview
     span = (config.crossfade_bars + config.tail_bars) * bar_b
     start_b = float(db["first_beat_s"])
     while start_b + span > duration_s - 1.0 / PREVIEW_SAMPLE_RATE and start_b - bar_b >= 0:
